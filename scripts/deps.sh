@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wosd needs to build (and, with --test, to test).
+# Idempotent: does nothing when every package is already installed.
+set -euo pipefail
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libxml2-dev libisal-dev libjansson-dev"
+test_pkgs="clang libcmocka-dev python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone curl"
+pkgs="$build_pkgs"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >&2
+$sudo apt-get install -y -q --no-install-recommends $missing >&2

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the test suites and ends with one line "N passed, N failed".
+#   run-tests.sh all          unit + integration on build/, then on build/asan/
+#   run-tests.sh unit DIR     unit tests of one build directory
+#   run-tests.sh integ DIR    integration tests against DIR/wosd
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+passed=0; failed=0
+
+run_unit() {   # $1 = build dir
+  local b=$1 t out p f
+  for t in "$b"/tests/test_*; do
+    [ -x "$t" ] || continue
+    case "$t" in *.d) continue;; esac
+    out=$("$t" 2>&1); local rc=$?
+    printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED) |^\[  ERROR|^\[ +FAILED +\] [a-z_]' || true
+    p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; printf '%s\n' "$out" | tail -20; fi
+    echo "unit $(basename "$t") [$b]: $p passed, $f failed"
+    passed=$((passed + p)); failed=$((failed + f))
+  done
+}
+
+run_integ() {  # $1 = build dir
+  local b=$1 log rc p f e
+  log=$(mktemp)
+  WOSD_BIN="$PWD/$b/wosd" $PY -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+'); p=${p:-0}
+  f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+'); f=${f:-0}
+  e=$(grep -Eo '[0-9]+ errors?' "$log" | tail -1 | grep -Eo '[0-9]+'); e=${e:-0}
+  f=$((f + e))
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # crash, no tests collected (rc 5), …
+  rm -f "$log"
+  echo "integration [$b]: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+case "${1:-all}" in
+  unit)  run_unit "${2:-build}" ;;
+  integ) run_integ "${2:-build}" ;;
+  all)
+    run_unit build
+    run_integ build
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_unit build/asan
+    run_integ build/asan
+    ;;
+esac
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,95 @@
+/* http — the server's interface to the protocol layer.
+ *
+ * One http_req is one HTTP request and its response. The HTTP core (http_mhd.c, on
+ * libmicrohttpd) owns it; the protocol layer reads the request line and headers through the
+ * accessors below and describes the response through the http_resp_* setters. No
+ * libmicrohttpd type crosses this header, so the core can be replaced without touching s3/.
+ *
+ * The life of a request, as the handler sees it (http_handler below):
+ *   begin(req)            headers are complete; no body byte has been read. Returning a final
+ *                         response here (http_resp_* then HTTP_DONE) refuses the request before
+ *                         any "100 Continue" is sent.
+ *   body(req, data, n)    zero or more times, in order, as body bytes arrive (chunked
+ *                         transfer-encoding is already decoded).
+ *   end(req)              the whole body has arrived; the handler sets the response.
+ *   cleanup(req)          always, exactly once, however the request ended (also when the
+ *                         client went away mid-body); release what begin() acquired.
+ */
+#ifndef WOSD_SERVER_HTTP_H
+#define WOSD_SERVER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+
+typedef struct http_req http_req;
+
+/* --- the request ------------------------------------------------------------------------- */
+const char *http_method(const http_req *r);
+/* The request target's path exactly as the client sent it (still percent-encoded). */
+const char *http_path_raw(const http_req *r);
+/* The raw query string after '?', without the '?'; "" when there is none. */
+const char *http_query_raw(const http_req *r);
+/* The first value of a header (case-insensitive name), or NULL. */
+const char *http_header(const http_req *r, const char *name);
+/* Every header in arrival order, duplicates included; returns the count. */
+size_t http_header_count(const http_req *r);
+void http_header_at(const http_req *r, size_t i, const char **name, const char **value);
+/* Content-Length when the client sent one, else -1 (chunked or no body). */
+int64_t http_content_length(const http_req *r);
+bool http_is_chunked(const http_req *r);
+const char *http_remote_addr(const http_req *r);
+/* Memory that lives exactly as long as the request. */
+arena *http_arena(http_req *r);
+/* The protocol layer's own per-request state. */
+void http_set_ctx(http_req *r, void *ctx);
+void *http_ctx(const http_req *r);
+
+/* --- the response ------------------------------------------------------------------------ */
+void http_resp_status(http_req *r, int status);
+/* Adds a header; name and value are copied. Values with CR or LF are refused (not added). */
+void http_resp_header(http_req *r, const char *name, const char *value);
+/* Body from memory; takes ownership of data (malloc'd; freed with free()). */
+void http_resp_body_buf(http_req *r, char *data, size_t len);
+/* Body from a file descriptor (sent with sendfile where possible); takes ownership of fd.
+ * For HEAD, only the length is used. */
+void http_resp_body_fd(http_req *r, int fd, uint64_t offset, uint64_t len);
+/* Body produced on demand: read(cls, pos, buf, max) returns bytes written (>0), 0 at the end,
+ * or -1 on error (the connection is closed). free(cls) is called when the response is done. */
+typedef long (*http_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+void http_resp_body_reader(http_req *r, uint64_t len, http_read_fn read, void *cls, void (*free_cls)(void *));
+/* A body whose length is announced (HEAD of an object) but never sent. */
+void http_resp_body_length_only(http_req *r, uint64_t len);
+
+/* --- the handler ------------------------------------------------------------------------- */
+typedef enum {
+    HTTP_CONTINUE, /* go on: read the body (begin, body) */
+    HTTP_DONE,     /* the response is set; send it (the rest of the body is discarded) */
+} http_step;
+
+typedef struct http_handler {
+    http_step (*begin)(http_req *r);
+    http_step (*body)(http_req *r, const char *data, size_t len);
+    void (*end)(http_req *r);
+    void (*cleanup)(http_req *r);
+} http_handler;
+
+typedef struct http_config {
+    const char *listen;          /* "ADDR:PORT" */
+    unsigned threads;            /* event threads (one per core) */
+    unsigned connection_limit;
+    unsigned idle_timeout_s;     /* a connection idle this long is closed */
+    const http_handler *handler;
+} http_config;
+
+typedef struct http_server http_server;
+/* Binds and starts serving; returns NULL (and logs why) on failure. */
+http_server *http_start(const http_config *cfg);
+/* Stops accepting, lets requests in flight finish, then returns. */
+void http_stop(http_server *s);
+/* The port actually bound (useful with port 0). */
+unsigned http_port(const http_server *s);
+
+#endif
