@@ -32,6 +32,9 @@ s3_err aws_chunked_feed(aws_chunked *c, const char *data, size_t n, aws_chunked_
 /* Call when the HTTP body has ended: S3E_IncompleteBody unless the final chunk and the
  * trailer section were complete. */
 s3_err aws_chunked_finish(aws_chunked *c);
+/* Releases what the decoder holds outside the arena (the running hash of a chunk in
+ * progress). Call it when a body is abandoned before aws_chunked_finish(); harmless after. */
+void aws_chunked_discard(aws_chunked *c);
 uint64_t aws_chunked_decoded_length(const aws_chunked *c);
 /* Trailer value by case-insensitive name, once finished; NULL when absent. */
 const char *aws_chunked_trailer(const aws_chunked *c, const char *name);

@@ -43,6 +43,10 @@ bool http_is_chunked(const http_req *r);
 const char *http_remote_addr(const http_req *r);
 /* Memory that lives exactly as long as the request. */
 arena *http_arena(http_req *r);
+/* Asks for end() to run on a worker thread, with the connection suspended meanwhile: for
+ * requests whose end waits on the disk (fsync, a metadata commit), so that event threads never
+ * do. Call it from begin(). */
+void http_defer_end(http_req *r);
 /* The protocol layer's own per-request state. */
 void http_set_ctx(http_req *r, void *ctx);
 void *http_ctx(const http_req *r);
@@ -51,6 +55,8 @@ void *http_ctx(const http_req *r);
 void http_resp_status(http_req *r, int status);
 /* Adds a header; name and value are copied. Values with CR or LF are refused (not added). */
 void http_resp_header(http_req *r, const char *name, const char *value);
+/* Sets a header, replacing any value it had. */
+void http_resp_header_set(http_req *r, const char *name, const char *value);
 /* Body from memory; takes ownership of data (malloc'd; freed with free()). */
 void http_resp_body_buf(http_req *r, char *data, size_t len);
 /* Body from a file descriptor (sent with sendfile where possible); takes ownership of fd.
@@ -81,6 +87,7 @@ typedef struct http_config {
     unsigned threads;            /* event threads (one per core) */
     unsigned connection_limit;
     unsigned idle_timeout_s;     /* a connection idle this long is closed */
+    unsigned workers;            /* threads that run deferred end() calls */
     const http_handler *handler;
 } http_config;
 

@@ -80,6 +80,7 @@ bool http_is_chunked(const http_req *r) { return r->chunked; }
 const char *http_remote_addr(const http_req *r) { return r->remote; }
 arena *http_arena(http_req *r) { return r->arena; }
 void http_set_ctx(http_req *r, void *ctx) { r->ctx = ctx; }
+void http_defer_end(http_req *r) { r->defer_end = true; }
 void *http_ctx(const http_req *r) { return r->ctx; }
 
 const char *http_header(const http_req *r, const char *name)
@@ -102,6 +103,17 @@ void http_resp_header(http_req *r, const char *name, const char *value)
     /* Header injection is impossible by construction: no CR or LF reaches the wire. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
     push(r->arena, &r->rhdrs, &r->nrhdrs, &r->caprhdrs, name, value);
+}
+
+void http_resp_header_set(http_req *r, const char *name, const char *value)
+{
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
+    for (size_t i = 0; i < r->nrhdrs; i++)
+        if (strcasecmp(r->rhdrs[i].name, name) == 0) {
+            r->rhdrs[i].value = arena_strdup(r->arena, value);
+            return;
+        }
+    http_resp_header(r, name, value);
 }
 
 const char *http_resp_header_get(const http_req *r, const char *name)

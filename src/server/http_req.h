@@ -20,6 +20,7 @@ struct http_req {
     size_t nhdrs, caphdrs;
     int64_t content_length;
     bool chunked;
+    bool defer_end;
     void *ctx;
 
     int status;

@@ -1,0 +1,102 @@
+/* objhdr — the headers an object keeps: which request headers are stored, how user metadata
+ * from either dialect becomes one stored form, and how they come back in a response. */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "s3/s3_internal.h"
+#include "util/str.h"
+
+static const char *system_headers[] = {
+    "content-type", "cache-control", "content-disposition", "content-encoding",
+    "content-language", "expires", NULL,
+};
+
+/* The canonical spelling S3 answers with. */
+static const char *system_spelling[] = {
+    "Content-Type", "Cache-Control", "Content-Disposition", "Content-Encoding",
+    "Content-Language", "Expires", NULL,
+};
+
+s3_err s3_headers_collect(s3_req *q, const char **out)
+{
+    buf b = {0};
+    size_t meta_size = 0;
+    size_t n = http_header_count(q->http);
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *value;
+        http_header_at(q->http, i, &name, &value);
+        const char *stored = NULL;
+        for (int k = 0; system_headers[k]; k++)
+            if (strcasecmp(name, system_headers[k]) == 0) stored = system_headers[k];
+        if (stored) {
+            /* aws-chunked is a transfer detail, not the object's encoding. */
+            if (strcmp(stored, "content-encoding") == 0) {
+                const char *v = value;
+                if (strcasecmp(v, "aws-chunked") == 0) continue;
+                if (str_has_prefix_ci(v, "aws-chunked,")) value = v + 12;
+                while (*value == ' ') value++;
+            }
+            buf_printf(&b, "%s:%s\n", stored, value);
+            continue;
+        }
+        const char *mname = NULL;
+        if (str_has_prefix_ci(name, "x-wos-meta-") || str_has_prefix_ci(name, "x-amz-meta-")) mname = name + 11;
+        if (mname && *mname) {
+            meta_size += strlen(mname) + strlen(value);
+            buf_puts(&b, "x-meta-");
+            for (const char *p = mname; *p; p++) {
+                char c = (char)tolower((unsigned char)*p);
+                buf_append(&b, &c, 1);
+            }
+            buf_printf(&b, ":%s\n", value);
+        }
+    }
+    if (meta_size > S3_MAX_USER_META) {
+        buf_free(&b);
+        return S3E_MetadataTooLarge;
+    }
+    *out = b.data ? arena_strdup(q->a, b.data) : "";
+    buf_free(&b);
+    return S3E_OK;
+}
+
+void s3_headers_emit(s3_req *q, const char *stored, bool with_checksums)
+{
+    const char *meta_prefix = q->dialect == DIALECT_AWS ? "x-amz-meta-" : "x-wos-meta-";
+    for (const char *p = stored; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon) {
+            char *name = arena_strndup(q->a, p, (size_t)(colon - p));
+            char *value = arena_strndup(q->a, colon + 1, len - (size_t)(colon - p) - 1);
+            if (strncmp(name, "x-wosd-", 7) == 0) {
+                /* internal bookkeeping (e.g. the upload an object was completed from) */
+            } else if (strncmp(name, "x-meta-", 7) == 0) {
+                http_resp_header(q->http, arena_printf(q->a, "%s%s", meta_prefix, name + 7), value);
+            } else if (strncmp(name, "x-amz-checksum-", 15) == 0) {
+                if (with_checksums) http_resp_header(q->http, name, value);
+            } else {
+                const char *spelled = name;
+                for (int k = 0; system_headers[k]; k++)
+                    if (strcmp(name, system_headers[k]) == 0) spelled = system_spelling[k];
+                http_resp_header(q->http, spelled, value);
+            }
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+const char *s3_headers_find(s3_req *q, const char *stored, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = stored; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > nl && p[nl] == ':' && strncmp(p, name, nl) == 0)
+            return arena_strndup(q->a, p + nl + 1, len - nl - 1);
+        p += len + (end ? 1 : 0);
+    }
+    return NULL;
+}

@@ -1,0 +1,236 @@
+/* ops_bucket — the service and bucket operations: ListBuckets (GetService), CreateBucket,
+ * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning, and the ACL answers a
+ * single-owner server can give honestly. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "s3/s3_internal.h"
+#include "s3/xml_in.h"
+#include "util/log.h"
+#include "util/timefmt.h"
+
+static s3_err meta_err(meta_status st)
+{
+    switch (st) {
+    case META_OK: return S3E_OK;
+    case META_NOT_FOUND: return S3E_NoSuchBucket;
+    case META_NOT_EMPTY: return S3E_BucketNotEmpty;
+    default: return S3E_InternalError;
+    }
+}
+
+/* Every bucket operation but CreateBucket needs the bucket to exist. */
+static s3_err need_bucket(s3_req *q, meta_bucket *b)
+{
+    if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
+    meta_bucket tmp;
+    return meta_err(meta_bucket_get(q->cfg->meta, q->bucket, b ? b : &tmp));
+}
+
+static void owner_xml(s3_req *q, xmlw *w)
+{
+    xml_open(w, "Owner");
+    xml_elem(w, "ID", s3_owner_id(q));
+    xml_elem(w, "DisplayName", s3_owner_id(q));
+    xml_close(w, "Owner");
+}
+
+/* --- ListBuckets -------------------------------------------------------------------------- */
+
+static void list_one(void *cls, const meta_bucket *b)
+{
+    xmlw *w = ((void **)cls)[0];
+    xml_open(w, "Bucket");
+    xml_elem(w, "Name", b->name);
+    char ts[25];
+    time_fmt_iso_ms(b->created_ms, ts);
+    xml_elem(w, "CreationDate", ts);
+    xml_close(w, "Bucket");
+}
+
+static s3_err list_buckets_end(s3_req *q)
+{
+    xmlw w = {0};
+    s3_xml_begin(q, &w, "ListAllMyBucketsResult");
+    owner_xml(q, &w);
+    xml_open(&w, "Buckets");
+    void *cls[1] = {&w};
+    if (meta_bucket_list(q->cfg->meta, list_one, cls) != META_OK) {
+        buf_free(&w.b);
+        return S3E_InternalError;
+    }
+    xml_close(&w, "Buckets");
+    xml_end(&w, "ListAllMyBucketsResult");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+const s3_op op_list_buckets = {"ListBuckets", "wos:GetService", NULL, NULL, list_buckets_end, NULL};
+
+/* --- CreateBucket ------------------------------------------------------------------------- */
+
+static s3_err create_bucket_begin(s3_req *q)
+{
+    if (!s3_bucket_name_valid(q->bucket)) return S3E_InvalidBucketName;
+    const char *acl = s3_xhdr(q, "acl");
+    if (acl && strcasecmp(acl, "private") != 0)
+        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    return S3E_OK;
+}
+
+static s3_err create_bucket_end(s3_req *q)
+{
+    meta_bucket b = {0};
+    snprintf(b.name, sizeof b.name, "%s", q->bucket);
+    snprintf(b.owner, sizeof b.owner, "%s", s3_owner_id(q));
+    snprintf(b.region, sizeof b.region, "%s", q->cfg->region);
+    snprintf(b.storage_class, sizeof b.storage_class, "Standard");
+    b.created_ms = time_now_ms();
+
+    const char *sc = s3_xhdr(q, "storage-class");
+    if (sc) {
+        const char *parsed = s3_storage_class_parse(sc);
+        if (!parsed) return S3E_InvalidStorageClass;
+        snprintf(b.storage_class, sizeof b.storage_class, "%s", parsed);
+    }
+
+    if (q->xml_body.len) {
+        xml_doc *d = xml_parse(q->xml_body.data, q->xml_body.len);
+        xml_node *root = d ? xml_root(d, "CreateBucketConfiguration") : NULL;
+        if (!root) {
+            xml_doc_free(d);
+            return S3E_MalformedXML;
+        }
+        char *loc = xml_child_text(q->a, root, "LocationConstraint");
+        xml_doc_free(d);
+        if (loc && *loc && strcmp(loc, q->cfg->region) != 0)
+            return s3_fail(q, strcmp(q->cfg->region, "us-east-1") == 0 ? S3E_InvalidLocationConstraint
+                                                                        : S3E_IllegalLocationConstraintException,
+                           NULL);
+    }
+
+    meta_bucket existing;
+    meta_status st = meta_bucket_create(q->cfg->meta, &b, &existing);
+    if (st == META_EXISTS)
+        return strcmp(existing.owner, b.owner) == 0 ? S3E_BucketAlreadyOwnedByYou : S3E_BucketAlreadyExists;
+    if (st != META_OK) return S3E_InternalError;
+    http_resp_header(q->http, "Location", q->vhost ? "/" : http_path_raw(q->http));
+    s3_respond_empty(q, 200);
+    return S3E_OK;
+}
+
+const s3_op op_create_bucket = {"CreateBucket", "wos:PutBucket", create_bucket_begin, s3_collect_body,
+                                create_bucket_end, NULL};
+
+/* --- HeadBucket / DeleteBucket / location / versioning ------------------------------------ */
+
+static s3_err head_bucket_end(s3_req *q)
+{
+    meta_bucket b;
+    s3_err e = need_bucket(q, &b);
+    if (e) return e;
+    s3_resp_xhdr(q, "bucket-region", b.region);
+    s3_respond_empty(q, 200);
+    return S3E_OK;
+}
+
+const s3_op op_head_bucket = {"HeadBucket", "wos:GetBucket", NULL, NULL, head_bucket_end, NULL};
+
+static s3_err delete_bucket_end(s3_req *q)
+{
+    s3_err e = need_bucket(q, NULL);
+    if (e) return e;
+    e = meta_err(meta_bucket_delete(q->cfg->meta, q->bucket));
+    if (e) return e;
+    s3_respond_empty(q, 204);
+    return S3E_OK;
+}
+
+const s3_op op_delete_bucket = {"DeleteBucket", "wos:DeleteBucket", NULL, NULL, delete_bucket_end, NULL};
+
+static s3_err location_end(s3_req *q)
+{
+    meta_bucket b;
+    s3_err e = need_bucket(q, &b);
+    if (e) return e;
+    /* The region is the root element's text; S3 leaves it empty for us-east-1. */
+    xmlw w = {0};
+    buf_puts(&w.b, q->dialect == DIALECT_WOS ? "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+                                             : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    buf_printf(&w.b, "<LocationConstraint xmlns=\"%s\">", s3_ns(q));
+    if (!(q->dialect == DIALECT_AWS && strcmp(b.region, "us-east-1") == 0))
+        xml_escape(&w.b, b.region, strlen(b.region));
+    buf_puts(&w.b, "</LocationConstraint>");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+const s3_op op_get_bucket_location = {"GetBucketLocation", "wos:GetBucketLocation", NULL, NULL, location_end, NULL};
+
+static s3_err versioning_end(s3_req *q)
+{
+    s3_err e = need_bucket(q, NULL);
+    if (e) return e;
+    xmlw w = {0};
+    s3_xml_begin(q, &w, "VersioningConfiguration");
+    xml_end(&w, "VersioningConfiguration");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+const s3_op op_get_bucket_versioning = {"GetBucketVersioning", "wos:GetBucketVersioning", NULL, NULL,
+                                        versioning_end, NULL};
+
+/* --- ACLs: one owner with FULL_CONTROL, and the canned 'private' ---------------------------- */
+
+static s3_err acl_target_exists(s3_req *q)
+{
+    s3_err e = need_bucket(q, NULL);
+    if (e || !q->key) return e;
+    meta_object o;
+    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
+    return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
+}
+
+static s3_err get_acl_end(s3_req *q)
+{
+    s3_err e = acl_target_exists(q);
+    if (e) return e;
+    xmlw w = {0};
+    s3_xml_begin(q, &w, "AccessControlPolicy");
+    owner_xml(q, &w);
+    xml_open(&w, "AccessControlList");
+    buf_puts(&w.b, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">");
+    xml_elem(&w, "ID", s3_owner_id(q));
+    xml_elem(&w, "DisplayName", s3_owner_id(q));
+    buf_puts(&w.b, "</Grantee>");
+    xml_elem(&w, "Permission", "FULL_CONTROL");
+    xml_close(&w, "Grant");
+    xml_close(&w, "AccessControlList");
+    xml_end(&w, "AccessControlPolicy");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+const s3_op op_get_acl = {"GetAcl", "wos:GetObjectAcl", NULL, NULL, get_acl_end, NULL};
+
+static s3_err put_acl_end(s3_req *q)
+{
+    s3_err e = acl_target_exists(q);
+    if (e) return e;
+    const char *acl = s3_xhdr(q, "acl");
+    if (q->xml_body.len || (acl && strcasecmp(acl, "private") != 0) || s3_xhdr(q, "grant-read") ||
+        s3_xhdr(q, "grant-full-control") || s3_xhdr(q, "grant-write"))
+        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    s3_respond_empty(q, 200);
+    return S3E_OK;
+}
+
+const s3_op op_put_acl = {"PutAcl", "wos:PutObjectAcl", NULL, s3_collect_body, put_acl_end, NULL};
+
+/* --- what wosd does not have ---------------------------------------------------------------- */
+
+static s3_err not_implemented_begin(s3_req *q) { return S3E_NotImplemented; }
+
+const s3_op op_not_implemented = {"NotImplemented", "", not_implemented_begin, NULL, NULL, NULL};

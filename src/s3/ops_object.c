@@ -1,0 +1,481 @@
+/* ops_object — PutObject, GetObject, HeadObject, DeleteObject, CopyObject and DeleteObjects.
+ *
+ * Write order (DESIGN.md, crash safety): bytes stream into a temporary blob (or stay in memory
+ * when small), are made durable and renamed into place, and only then does one metadata
+ * transaction make the object visible. A failure at any step removes what was written. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "s3/s3_internal.h"
+#include "s3/xml_in.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/timefmt.h"
+
+const char *s3_storage_class_parse(const char *v)
+{
+    if (!strcasecmp(v, "Standard")) return "Standard";
+    if (!strcasecmp(v, "IA") || !strcasecmp(v, "STANDARD_IA")) return "IA";
+    if (!strcasecmp(v, "Archive") || !strcasecmp(v, "GLACIER")) return "Archive";
+    return NULL;
+}
+
+static s3_err bucket_exists(s3_req *q, meta_bucket *b)
+{
+    if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
+    meta_status st = meta_bucket_get(q->cfg->meta, q->bucket, b);
+    return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
+}
+
+static s3_err get_object(s3_req *q, const char *bucket, const char *key, meta_object *o)
+{
+    meta_status st = meta_object_get(q->cfg->meta, bucket, key, q->a, o);
+    return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
+}
+
+static const char *quoted(s3_req *q, const char *etag) { return arena_printf(q->a, "\"%s\"", etag); }
+
+/* Canned ACLs other than private need the IAM layer; say so rather than ignore them. */
+static s3_err acl_header_ok(s3_req *q)
+{
+    const char *acl = s3_xhdr(q, "acl");
+    if (acl && strcasecmp(acl, "private") != 0)
+        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    return S3E_OK;
+}
+
+/* --- PutObject ---------------------------------------------------------------------------- */
+
+typedef struct put_state {
+    objw *w;
+    const char *headers;
+    const char *storage_class;
+} put_state;
+
+/* If-None-Match: * and If-Match on a write. */
+static s3_err write_conditions(s3_req *q)
+{
+    const char *inm = http_header(q->http, "If-None-Match");
+    const char *im = http_header(q->http, "If-Match");
+    if (!inm && !im) return S3E_OK;
+    meta_object o;
+    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
+    if (st != META_OK && st != META_NOT_FOUND) return S3E_InternalError;
+    if (inm && st == META_OK) {
+        if (strcmp(inm, "*") != 0) return s3_fail(q, S3E_NotImplemented, "If-None-Match accepts only '*' on writes.");
+        return S3E_PreconditionFailed;
+    }
+    if (im) {
+        if (st == META_NOT_FOUND) return S3E_NoSuchKey;
+        if (s3_conditions(im, NULL, NULL, NULL, o.etag, o.mtime_ms)) return S3E_PreconditionFailed;
+    }
+    return S3E_OK;
+}
+
+static s3_err put_begin(s3_req *q)
+{
+    meta_bucket b;
+    s3_err e = bucket_exists(q, &b);
+    if (e) return e;
+    if (q->payload_len < 0 && !http_is_chunked(q->http)) return S3E_MissingContentLength;
+    if (q->payload_len > S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
+    if ((e = acl_header_ok(q))) return e;
+    put_state *s = arena_alloc(q->a, sizeof *s);
+    q->op_state = s;
+    s->storage_class = b.storage_class;
+    const char *sc = s3_xhdr(q, "storage-class");
+    if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
+    if ((e = s3_headers_collect(q, &s->headers))) return e;
+    if ((e = write_conditions(q))) return e;
+    return objw_new(q, q->payload_len, true, &s->w);
+}
+
+static s3_err put_body(s3_req *q, const char *data, size_t n)
+{
+    put_state *s = q->op_state;
+    return objw_write(s->w, data, n);
+}
+
+static s3_err put_end(s3_req *q)
+{
+    put_state *s = q->op_state;
+    objw_result res;
+    s3_err e = objw_finish(s->w, &res);
+    if (!e) e = objw_verify(s->w, &res);
+    if (!e) e = write_conditions(q);
+    if (e) return e;
+
+    const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
+    meta_extent ext = {0};
+    meta_object o = {
+        .key = q->key,
+        .size = res.size,
+        .mtime_ms = time_now_ms(),
+        .headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers,
+    };
+    snprintf(o.etag, sizeof o.etag, "%s", res.etag);
+    snprintf(o.storage_class, sizeof o.storage_class, "%s", s->storage_class);
+    if (res.inline_data) {
+        o.inline_data = res.inline_data;
+    } else {
+        memcpy(ext.blob_id, res.blob_id, sizeof ext.blob_id);
+        ext.size = res.size;
+        memcpy(ext.etag, res.etag, sizeof ext.etag);
+        o.nextents = 1;
+        o.extents = &ext;
+    }
+    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
+    if (st == META_NOT_FOUND) return S3E_NoSuchBucket;   /* deleted while we uploaded */
+    if (st != META_OK) return S3E_InternalError;
+    objw_keep(s->w);
+    http_resp_header(q->http, "ETag", quoted(q, res.etag));
+    if (ck) http_resp_header(q->http, ck_header, ck);
+    s3_respond_empty(q, 200);
+    return S3E_OK;
+}
+
+static void put_cleanup(s3_req *q)
+{
+    put_state *s = q->op_state;
+    if (s) objw_abort(s->w);
+}
+
+const s3_op op_put_object = {"PutObject", "wos:PutObject", put_begin, put_body, put_end, put_cleanup};
+
+/* --- GetObject / HeadObject --------------------------------------------------------------- */
+
+/* Parses a single "bytes=" range against size: 0 none (or ignored), 1 satisfiable, -1 not. */
+static int parse_range(const char *h, int64_t size, int64_t *off, int64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0) return 0;
+    const char *p = h + 6;
+    if (strchr(p, ',')) return 0;   /* several ranges: answered with the whole object, as S3 does */
+    char *end;
+    if (*p == '-') {
+        long long n = strtoll(p + 1, &end, 10);
+        if (end == p + 1 || *end || n < 0) return 0;
+        if (n == 0 || size == 0) return -1;
+        if (n > size) n = size;
+        *off = size - n;
+        *len = n;
+        return 1;
+    }
+    if (*p < '0' || *p > '9') return 0;
+    long long a = strtoll(p, &end, 10);
+    if (*end != '-') return 0;
+    const char *q = end + 1;
+    long long b;
+    if (!*q) {
+        b = size - 1;
+    } else {
+        if (*q < '0' || *q > '9') return 0;
+        b = strtoll(q, &end, 10);
+        if (*end || b < a) return 0;
+    }
+    if (a >= size) return -1;
+    if (b >= size) b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static s3_err read_object(s3_req *q, bool head)
+{
+    meta_bucket b;
+    s3_err e = bucket_exists(q, &b);
+    if (e) return e;
+    meta_object o;
+    if ((e = get_object(q, q->bucket, q->key, &o))) return e;
+
+    char lm[30];
+    time_fmt_http(o.mtime_ms / 1000, lm);
+    const char *etag = quoted(q, o.etag);
+    e = s3_conditions(http_header(q->http, "If-Match"), http_header(q->http, "If-None-Match"),
+                      http_header(q->http, "If-Modified-Since"), http_header(q->http, "If-Unmodified-Since"),
+                      o.etag, o.mtime_ms);
+    if (e == S3E_NotModified) {
+        /* 304 still names the representation. */
+        http_resp_header(q->http, "ETag", etag);
+        http_resp_header(q->http, "Last-Modified", lm);
+        return e;
+    }
+    if (e) return e;
+
+    int64_t off = 0, len = o.size;
+    int status = 200;
+    const char *pn = s3_param_get(q, "partNumber");
+    if (pn) {
+        char *end;
+        long n = strtol(pn, &end, 10);
+        if (!*pn || *end || n < 1 || n > 10000)
+            return s3_fail(q, S3E_InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive");
+        int count = o.parts_count ? o.parts_count : 1;
+        if (n > count) return S3E_InvalidRange;
+        if (o.parts_count) {
+            for (int i = 0; i < n - 1; i++) off += o.extents[i].size;
+            len = o.extents[n - 1].size;
+            status = 206;
+        }
+        http_resp_header(q->http, "x-amz-mp-parts-count", arena_printf(q->a, "%d", count));
+    } else {
+        int r = parse_range(http_header(q->http, "Range"), o.size, &off, &len);
+        if (r < 0) {
+            http_resp_header(q->http, "Content-Range", arena_printf(q->a, "bytes */%lld", (long long)o.size));
+            return S3E_InvalidRange;
+        }
+        if (r > 0) status = 206;
+    }
+    if (status == 206)
+        http_resp_header(q->http, "Content-Range",
+                         arena_printf(q->a, "bytes %lld-%lld/%lld", (long long)off, (long long)(off + len - 1),
+                                      (long long)o.size));
+
+    const char *ck_mode = http_header(q->http, "x-amz-checksum-mode");
+    bool with_ck = ck_mode && !strcasecmp(ck_mode, "ENABLED") && status == 200;
+    s3_headers_emit(q, o.headers, with_ck);
+    if (!s3_headers_find(q, o.headers, "content-type"))
+        http_resp_header(q->http, "Content-Type", "binary/octet-stream");
+    http_resp_header(q->http, "ETag", etag);
+    http_resp_header(q->http, "Last-Modified", lm);
+    http_resp_header(q->http, "Accept-Ranges", "bytes");
+    s3_resp_xhdr(q, "storage-class", o.storage_class);
+    /* response-* overrides replace the stored values in this answer only. */
+    static const char *overrides[][2] = {
+        {"response-content-type", "Content-Type"},
+        {"response-content-language", "Content-Language"},
+        {"response-expires", "Expires"},
+        {"response-cache-control", "Cache-Control"},
+        {"response-content-disposition", "Content-Disposition"},
+        {"response-content-encoding", "Content-Encoding"},
+    };
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+        const char *v = s3_param_get(q, overrides[i][0]);
+        if (v) http_resp_header_set(q->http, overrides[i][1], v);
+    }
+    http_resp_status(q->http, status);
+    if (head) {
+        http_resp_body_length_only(q->http, (uint64_t)len);
+        return S3E_OK;
+    }
+    return s3_object_body(q, &o, off, len);
+}
+
+static s3_err get_end(s3_req *q) { return read_object(q, false); }
+static s3_err head_end(s3_req *q) { return read_object(q, true); }
+
+const s3_op op_get_object = {"GetObject", "wos:GetObject", NULL, NULL, get_end, NULL};
+const s3_op op_head_object = {"HeadObject", "wos:HeadObject", NULL, NULL, head_end, NULL};
+
+/* --- DeleteObject ------------------------------------------------------------------------- */
+
+static s3_err delete_end(s3_req *q)
+{
+    s3_err e = bucket_exists(q, &(meta_bucket){0});
+    if (e) return e;
+    meta_status st = meta_object_delete(q->cfg->meta, q->bucket, q->key);
+    if (st != META_OK && st != META_NOT_FOUND) return S3E_InternalError;
+    s3_respond_empty(q, 204);
+    return S3E_OK;
+}
+
+const s3_op op_delete_object = {"DeleteObject", "wos:DeleteObject", NULL, NULL, delete_end, NULL};
+
+/* --- CopyObject --------------------------------------------------------------------------- */
+
+typedef struct copy_state {
+    objw *w;
+} copy_state;
+
+static s3_err copy_source_conditions(s3_req *q, const meta_object *src)
+{
+    s3_err e = s3_conditions(s3_xhdr(q, "copy-source-if-match"), s3_xhdr(q, "copy-source-if-none-match"),
+                             s3_xhdr(q, "copy-source-if-modified-since"),
+                             s3_xhdr(q, "copy-source-if-unmodified-since"), src->etag, src->mtime_ms);
+    return e ? S3E_PreconditionFailed : S3E_OK;
+}
+
+static s3_err copy_begin(s3_req *q)
+{
+    s3_err e = acl_header_ok(q);
+    if (e) return e;
+    return bucket_exists(q, &(meta_bucket){0});
+}
+
+static s3_err copy_end(s3_req *q)
+{
+    meta_bucket b;
+    s3_err e = bucket_exists(q, &b);
+    if (e) return e;
+    const char *sbucket, *skey;
+    if ((e = s3_copy_source(q, &sbucket, &skey))) return e;
+    meta_bucket sb;
+    if (!s3_bucket_name_valid(sbucket) || meta_bucket_get(q->cfg->meta, sbucket, &sb) != META_OK)
+        return S3E_NoSuchBucket;
+    meta_object src;
+    if ((e = get_object(q, sbucket, skey, &src))) return e;
+    if ((e = copy_source_conditions(q, &src))) return e;
+    if ((e = write_conditions(q))) return e;
+
+    const char *directive = s3_xhdr(q, "metadata-directive");
+    bool replace = directive && !strcasecmp(directive, "REPLACE");
+    if (directive && !replace && strcasecmp(directive, "COPY") != 0)
+        return s3_fail(q, S3E_InvalidArgument, "Unknown metadata directive.");
+    const char *sc = s3_xhdr(q, "storage-class");
+    const char *storage_class = src.storage_class;
+    if (sc && !(storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
+    bool same = !strcmp(sbucket, q->bucket) && !strcmp(skey, q->key);
+    if (same && !replace && !sc)
+        return s3_fail(q, S3E_InvalidRequest,
+                       "This copy request is illegal because it is trying to copy an object to itself without "
+                       "changing the object's metadata, storage class, website redirect location or encryption "
+                       "attributes.");
+    const char *headers = src.headers;
+    if (replace) {
+        if ((e = s3_headers_collect(q, &headers))) return e;
+    }
+
+    /* The bytes are copied: blobs belong to exactly one object (see meta.h on garbage). */
+    copy_state *s = arena_alloc(q->a, sizeof *s);
+    q->op_state = s;
+    if ((e = objw_new(q, src.size, true, &s->w))) return e;
+    if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
+    objw_result res;
+    if ((e = objw_finish(s->w, &res))) return e;
+
+    meta_extent ext = {0};
+    meta_object o = {.key = q->key, .size = res.size, .mtime_ms = time_now_ms(), .headers = headers};
+    /* A copy keeps the source's ETag: for a multipart source the bytes are one blob now, but
+     * clients compare ETags across copies. */
+    snprintf(o.etag, sizeof o.etag, "%s", src.parts_count ? src.etag : res.etag);
+    snprintf(o.storage_class, sizeof o.storage_class, "%s", storage_class);
+    if (res.inline_data) {
+        o.inline_data = res.inline_data;
+    } else {
+        memcpy(ext.blob_id, res.blob_id, sizeof ext.blob_id);
+        ext.size = res.size;
+        memcpy(ext.etag, res.etag, sizeof ext.etag);
+        o.nextents = 1;
+        o.extents = &ext;
+    }
+    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
+    if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
+    objw_keep(s->w);
+
+    xmlw w = {0};
+    s3_xml_begin(q, &w, "CopyObjectResult");
+    char ts[25];
+    time_fmt_iso_ms(o.mtime_ms, ts);
+    xml_elem(&w, "LastModified", ts);
+    xml_elem(&w, "ETag", quoted(q, o.etag));
+    xml_end(&w, "CopyObjectResult");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+static void copy_cleanup(s3_req *q)
+{
+    copy_state *s = q->op_state;
+    if (s) objw_abort(s->w);
+}
+
+const s3_op op_copy_object = {"CopyObject", "wos:PutObject", copy_begin, NULL, copy_end, copy_cleanup};
+
+/* --- DeleteObjects ------------------------------------------------------------------------ */
+
+static s3_err delete_objects_begin(s3_req *q)
+{
+    s3_err e = bucket_exists(q, &(meta_bucket){0});
+    if (e) return e;
+    /* S3 requires an integrity check on this body: Content-MD5 or an x-amz-checksum-*. */
+    bool has_ck = http_header(q->http, "Content-MD5") || http_header(q->http, "x-amz-checksum-crc32") ||
+                  http_header(q->http, "x-amz-checksum-crc32c") || http_header(q->http, "x-amz-checksum-sha1") ||
+                  http_header(q->http, "x-amz-checksum-sha256") || http_header(q->http, "x-amz-checksum-crc64nvme") ||
+                  http_header(q->http, "x-amz-trailer");
+    if (!has_ck) return s3_fail(q, S3E_InvalidRequest, "Missing required header for this request: Content-MD5");
+    const char *cm = http_header(q->http, "Content-MD5");
+    unsigned char md[16];
+    if (cm && base64_decode(cm, strlen(cm), md, 16) != 16) return S3E_InvalidDigest;
+    return S3E_OK;
+}
+
+static s3_err delete_objects_end(s3_req *q)
+{
+    const char *cm = http_header(q->http, "Content-MD5");
+    if (cm) {
+        unsigned char want[16], got[16];
+        base64_decode(cm, strlen(cm), want, 16);
+        md5(q->xml_body.data ? q->xml_body.data : "", q->xml_body.len, got);
+        if (memcmp(want, got, 16) != 0) return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
+    }
+    xml_doc *d = xml_parse(q->xml_body.data, q->xml_body.len);
+    xml_node *root = d ? xml_root(d, "Delete") : NULL;
+    if (!root) {
+        xml_doc_free(d);
+        return S3E_MalformedXML;
+    }
+    bool quiet = false;
+    int count = 0;
+    for (xml_node *c = xml_next_child(root, NULL); c; c = xml_next_child(root, c)) {
+        if (!strcmp(xml_name(c), "Object")) {
+            count++;
+            if (!xml_child(c, "Key")) count = 100000;   /* an Object needs a Key */
+        } else if (!strcmp(xml_name(c), "Quiet")) {
+            quiet = !strcasecmp(xml_text(q->a, c), "true");
+        }
+    }
+    if (count == 0 || count > 1000) {
+        xml_doc_free(d);
+        return S3E_MalformedXML;
+    }
+
+    xmlw w = {0};
+    s3_xml_begin(q, &w, "DeleteResult");
+    for (xml_node *c = xml_next_child(root, NULL); c; c = xml_next_child(root, c)) {
+        if (strcmp(xml_name(c), "Object") != 0) continue;
+        char *key = xml_child_text(q->a, c, "Key");
+        const char *vid = xml_child_text(q->a, c, "VersionId");
+        const char *code = NULL, *msg = NULL;
+        size_t klen = strlen(key);
+        if (klen == 0 || klen > S3_MAX_KEY || !utf8_valid(key, klen)) {
+            code = "InvalidArgument";
+            msg = "Invalid key.";
+        } else if (vid && strcmp(vid, "null") != 0) {
+            code = "NoSuchVersion";
+            msg = "The specified version does not exist.";
+        } else {
+            meta_status st = meta_object_delete(q->cfg->meta, q->bucket, key);
+            /* The WOS SDK URL-encodes keys in this body (WOS-API.md §5.5): when the literal key
+             * was absent, the decoded one is what the client meant. */
+            if (st == META_NOT_FOUND && q->dialect == DIALECT_WOS && strchr(key, '%')) {
+                size_t dl;
+                char *dec = url_decode(q->a, key, klen, false, &dl);
+                if (dec && dl == strlen(dec) && utf8_valid(dec, dl))
+                    st = meta_object_delete(q->cfg->meta, q->bucket, dec);
+            }
+            if (st != META_OK && st != META_NOT_FOUND) {
+                code = "InternalError";
+                msg = s3_err_message(S3E_InternalError);
+            }
+        }
+        if (code) {
+            xml_open(&w, "Error");
+            xml_elem(&w, "Key", key);
+            xml_elem(&w, "Code", code);
+            xml_elem(&w, "Message", msg);
+            xml_close(&w, "Error");
+        } else if (!quiet) {
+            xml_open(&w, "Deleted");
+            xml_elem(&w, "Key", key);
+            xml_close(&w, "Deleted");
+        }
+    }
+    xml_doc_free(d);
+    xml_end(&w, "DeleteResult");
+    s3_respond_xml(q, 200, &w);
+    return S3E_OK;
+}
+
+const s3_op op_delete_objects = {"DeleteObjects", "wos:DeleteObject", delete_objects_begin, s3_collect_body,
+                                 delete_objects_end, NULL};

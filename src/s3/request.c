@@ -1,0 +1,482 @@
+/* request — the pipeline every S3/WOS request goes through.
+ *
+ *   begin:  request id → addressing (Host, path, query) → authentication → operation choice
+ *           → the operation's own checks. A failure here is answered before the body is read.
+ *   body:   the raw body is checked against the signed payload hash or decoded from
+ *           aws-chunked, then handed to the operation.
+ *   end:    payload checks complete, the operation runs and answers.
+ * Errors from any step go through respond_error(), the one writer of error documents. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "s3/s3_internal.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/timefmt.h"
+
+static const s3_config *cfg;
+
+/* --- small helpers ----------------------------------------------------------------------- */
+
+const char *s3_param_get(const s3_req *q, const char *name)
+{
+    for (size_t i = 0; i < q->nparams; i++)
+        if (strcmp(q->params[i].name, name) == 0) return q->params[i].value;
+    return NULL;
+}
+
+bool s3_param_has(const s3_req *q, const char *name)
+{
+    return s3_param_get(q, name) != NULL;
+}
+
+const char *s3_xhdr(const s3_req *q, const char *suffix)
+{
+    char name[128];
+    snprintf(name, sizeof name, "x-wos-%s", suffix);
+    const char *v = http_header(q->http, name);
+    if (v) return v;
+    snprintf(name, sizeof name, "x-amz-%s", suffix);
+    return http_header(q->http, name);
+}
+
+void s3_resp_xhdr(s3_req *q, const char *suffix, const char *value)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s%s", q->dialect == DIALECT_AWS ? "x-amz-" : "x-wos-", suffix);
+    http_resp_header(q->http, name, value);
+}
+
+const char *s3_ns(const s3_req *q)
+{
+    return q->dialect == DIALECT_AWS ? NS_S3 : NS_WOS;
+}
+
+void s3_xml_begin(const s3_req *q, xmlw *w, const char *root)
+{
+    xml_begin(w, root, s3_ns(q), q->dialect == DIALECT_WOS);
+}
+
+void s3_respond_xml(s3_req *q, int status, xmlw *w)
+{
+    size_t len;
+    char *body = buf_steal(&w->b, &len);
+    http_resp_status(q->http, status);
+    http_resp_header(q->http, "Content-Type", "application/xml");
+    http_resp_body_buf(q->http, body, len);
+}
+
+void s3_respond_empty(s3_req *q, int status)
+{
+    http_resp_status(q->http, status);
+    http_resp_body_buf(q->http, NULL, 0);
+}
+
+s3_err s3_fail(s3_req *q, s3_err e, const char *message)
+{
+    q->err_message = message;
+    return e;
+}
+
+s3_err s3_collect_body(s3_req *q, const char *data, size_t n)
+{
+    if (q->xml_body.len + n > S3_XML_BODY_MAX)
+        return s3_fail(q, S3E_MaxMessageLengthExceeded, NULL);
+    buf_append(&q->xml_body, data, n);
+    return S3E_OK;
+}
+
+const char *s3_owner_id(const s3_req *q)
+{
+    return q->auth.access_key[0] ? q->auth.access_key : cfg->root_access_key;
+}
+
+bool s3_bucket_name_valid(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 3 || len > 63) return false;
+    bool all_digits_dots = true;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+        if (!ok) return false;
+        if (!((c >= '0' && c <= '9') || c == '.')) all_digits_dots = false;
+        if (c == '.' && i + 1 < len && (n[i + 1] == '.' || n[i + 1] == '-')) return false;
+        if (c == '-' && i + 1 < len && n[i + 1] == '.') return false;
+    }
+    if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9'))) return false;
+    char last = n[len - 1];
+    if (!((last >= 'a' && last <= 'z') || (last >= '0' && last <= '9'))) return false;
+    if (all_digits_dots) return false;   /* looks like an IP address */
+    if (strncmp(n, "xn--", 4) == 0) return false;
+    return true;
+}
+
+/* --- responses ---------------------------------------------------------------------------- */
+
+static void common_headers(s3_req *q)
+{
+    http_resp_header(q->http, "x-wos-request-id", q->request_id);
+    http_resp_header(q->http, "x-amz-request-id", q->request_id);
+    http_resp_header(q->http, "Server", "wosd");
+}
+
+static void respond_error(s3_req *q, s3_err e)
+{
+    const char *msg = q->err_message ? q->err_message : s3_err_message(e);
+    int status = s3_err_status(e);
+    if (e != S3E_OK && status >= 500)
+        log_warn("request %s %s %s: %s (%s)", q->request_id, http_method(q->http),
+                 http_path_raw(q->http), s3_err_code(e), msg);
+    else
+        log_debug("request %s: %s (%s)", q->request_id, s3_err_code(e), msg);
+    http_req *r = q->http;
+    if (status == 304) {   /* Not Modified carries no body */
+        s3_respond_empty(q, 304);
+        return;
+    }
+    xmlw w = {0};
+    xml_begin(&w, "Error", NULL, q->dialect == DIALECT_WOS);
+    xml_elem(&w, "Code", s3_err_code(e));
+    xml_elem(&w, "Message", msg);
+    const char *resource = http_path_raw(r);
+    xml_elem(&w, "Resource", resource);
+    xml_elem(&w, "RequestId", q->request_id);
+    xml_elem(&w, "HostId", q->request_id);
+    xml_end(&w, "Error");
+    s3_respond_xml(q, status, &w);
+}
+
+/* --- addressing --------------------------------------------------------------------------- */
+
+/* Splits Host into name (lower-case, without port). False when it cannot be parsed. */
+static bool host_name(arena *a, const char *host, char **out)
+{
+    size_t n = strlen(host);
+    if (n == 0 || n > 255) return false;
+    const char *end = host + n;
+    if (host[0] == '[') {   /* IPv6 literal */
+        const char *close = strchr(host, ']');
+        if (!close) return false;
+        *out = arena_strndup(a, host, (size_t)(close - host + 1));
+        return true;
+    }
+    const char *colon = strchr(host, ':');
+    if (colon) {
+        for (const char *p = colon + 1; p < end; p++)
+            if (*p < '0' || *p > '9') return false;
+        end = colon;
+    }
+    char *name = arena_strndup(a, host, (size_t)(end - host));
+    for (char *p = name; *p; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z') *p = (char)(c - 'A' + 'a');
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+            return false;
+    }
+    *out = name;
+    return true;
+}
+
+static s3_err route(s3_req *q)
+{
+    http_req *r = q->http;
+    const char *host = http_header(r, "Host");
+    const char *vbucket = NULL;
+    if (host) {
+        char *name;
+        if (!host_name(q->a, host, &name)) return S3E_InvalidURI;
+        size_t nl = strlen(name);
+        for (int i = 0; i < cfg->ndomains; i++) {
+            size_t dl = strlen(cfg->domains[i]);
+            if (nl > dl + 1 && name[nl - dl - 1] == '.' && strcasecmp(name + nl - dl, cfg->domains[i]) == 0) {
+                vbucket = arena_strndup(q->a, name, nl - dl - 1);
+                break;
+            }
+        }
+        if (vbucket && !s3_bucket_name_valid(vbucket)) return S3E_InvalidURI;
+    }
+
+    const char *path = http_path_raw(r);
+    if (path[0] != '/') {   /* absolute-form: http://authority/path */
+        const char *p = strstr(path, "://");
+        if (!p) return S3E_InvalidURI;
+        p = strchr(p + 3, '/');
+        path = p ? p : "/";
+    }
+    const char *rest = path + 1;
+    if (vbucket) {
+        q->vhost = true;
+        q->bucket = vbucket;
+    } else if (*rest) {
+        const char *slash = strchr(rest, '/');
+        size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
+        size_t dlen;
+        char *b = url_decode(q->a, rest, blen, false, &dlen);
+        if (!b || dlen != strlen(b)) return S3E_InvalidURI;
+        q->bucket = b;
+        rest = slash ? slash + 1 : rest + blen;
+    }
+    if (q->bucket && *rest) {
+        size_t klen;
+        char *k = url_decode(q->a, rest, strlen(rest), false, &klen);
+        if (!k || klen != strlen(k) || !utf8_valid(k, klen)) return S3E_InvalidURI;
+        if (klen > S3_MAX_KEY) return S3E_KeyTooLongError;
+        q->key = k;
+    }
+
+    /* Query: name[=value] pairs, decoded ('+' is a space, as S3 reads it). */
+    const char *qs = http_query_raw(r);
+    size_t cap = 1;
+    for (const char *p = qs; *p; p++) cap += *p == '&';
+    q->params = arena_alloc(q->a, cap * sizeof *q->params);
+    for (const char *p = qs; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len) {
+            const char *eq = memchr(p, '=', len);
+            size_t nlen = eq ? (size_t)(eq - p) : len;
+            s3_param *pa = &q->params[q->nparams];
+            pa->name = url_decode(q->a, p, nlen, true, NULL);
+            pa->has_value = eq != NULL;
+            pa->value = eq ? url_decode(q->a, eq + 1, len - nlen - 1, true, NULL) : "";
+            if (!pa->name || !pa->value) return S3E_InvalidURI;
+            q->nparams++;
+        }
+        p += len + (amp ? 1 : 0);
+    }
+    return S3E_OK;
+}
+
+/* The dialect a request speaks, before its signature is checked (for early errors). */
+static s3_dialect guess_dialect(const http_req *r)
+{
+    const char *auth = http_header(r, "Authorization");
+    if (auth && (strncmp(auth, "AWS4-HMAC-SHA256", 16) == 0 || strncmp(auth, "AWS ", 4) == 0))
+        return DIALECT_AWS;
+    if (strstr(http_query_raw(r), "X-Amz-Algorithm=")) return DIALECT_AWS;
+    return DIALECT_WOS;
+}
+
+/* --- operation choice --------------------------------------------------------------------- */
+
+/* Sub-resources of S3 that wosd does not have: answered 501 NotImplemented, never ignored. */
+static const char *unsupported[] = {
+    "website", "cors", "policy", "lifecycle", "tagging", "logging", "notification",
+    "replication", "encryption", "requestPayment", "accelerate", "analytics", "inventory",
+    "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock", "object-lock",
+    "legal-hold", "retention", "torrent", "restore", "select", "append", "avinfo", "metadata",
+    "policyStatus", "attributes", "renameObject", NULL,
+};
+
+static const s3_op *choose_op(s3_req *q)
+{
+    const char *m = http_method(q->http);
+    bool get = !strcmp(m, "GET"), head = !strcmp(m, "HEAD"), put = !strcmp(m, "PUT"),
+         post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+    for (int i = 0; unsupported[i]; i++)
+        if (s3_param_has(q, unsupported[i])) return &op_not_implemented;
+
+    if (!q->bucket) {
+        if (get || head) return &op_list_buckets;
+        return NULL;
+    }
+    if (!q->key) {
+        if (s3_param_has(q, "acl")) return get ? &op_get_acl : put ? &op_put_acl : NULL;
+        if (s3_param_has(q, "location")) return get ? &op_get_bucket_location : NULL;
+        if (s3_param_has(q, "versioning")) return get ? &op_get_bucket_versioning : put ? &op_not_implemented : NULL;
+        if (s3_param_has(q, "versions")) return get ? &op_list_object_versions : NULL;
+        if (s3_param_has(q, "uploads")) return get ? &op_list_uploads : NULL;
+        if (s3_param_has(q, "delete")) return post ? &op_delete_objects : NULL;
+        if (get) return &op_list_objects;
+        if (head) return &op_head_bucket;
+        if (put) return &op_create_bucket;
+        if (del) return &op_delete_bucket;
+        if (post) return &op_not_implemented;   /* browser POST upload: not yet */
+        return NULL;
+    }
+    if (s3_param_has(q, "acl")) return get ? &op_get_acl : put ? &op_put_acl : NULL;
+    bool upload_id = s3_param_has(q, "uploadId");
+    if (s3_param_has(q, "uploads")) return post ? &op_initiate_upload : NULL;
+    if (put && (upload_id || s3_param_has(q, "partNumber")))
+        return s3_xhdr(q, "copy-source") ? &op_upload_part_copy : &op_upload_part;
+    if (upload_id) {
+        if (post) return &op_complete_upload;
+        if (del) return &op_abort_upload;
+        if (get) return &op_list_parts;
+        return NULL;
+    }
+    if (put) return s3_xhdr(q, "copy-source") ? &op_copy_object : &op_put_object;
+    if (get) return &op_get_object;
+    if (head) return &op_head_object;
+    if (del) return &op_delete_object;
+    return NULL;
+}
+
+/* --- authentication ----------------------------------------------------------------------- */
+
+static int lookup_secret(void *cls, const char *access_key, char *secret, size_t cap)
+{
+    (void)cls;
+    if (strcmp(access_key, cfg->root_access_key) != 0) return -1;
+    snprintf(secret, cap, "%s", cfg->root_secret_key);
+    return 0;
+}
+
+static s3_err authenticate(s3_req *q)
+{
+    auth_ctx c = {
+        .region = cfg->region,
+        .now = (int64_t)time(NULL),
+        .vhost_bucket = q->vhost ? q->bucket : NULL,
+        .lookup = lookup_secret,
+    };
+    const char *msg = NULL;
+    s3_err e = auth_verify(q->http, &c, q->a, &q->auth, &msg);
+    q->dialect = q->auth.dialect;
+    if (e) return s3_fail(q, e, msg);
+    /* Until bucket policies exist, only signed requests of known users get anywhere. */
+    if (q->auth.kind == AUTH_ANON) return S3E_AccessDenied;
+    return S3E_OK;
+}
+
+/* Sets up what the body must satisfy: its signed SHA-256, or aws-chunked decoding. */
+static s3_err payload_setup(s3_req *q)
+{
+    http_req *r = q->http;
+    q->payload_len = http_content_length(r);
+    switch (q->auth.payload) {
+    case PAYLOAD_SHA256:
+        q->payload_sha = hash_new(HASH_SHA256);
+        break;
+    case PAYLOAD_STREAMING_SIGNED:
+    case PAYLOAD_STREAMING_SIGNED_TRAILER:
+    case PAYLOAD_STREAMING_UNSIGNED_TRAILER: {
+        const char *dl = s3_xhdr(q, "decoded-content-length");
+        char *end;
+        long long v = dl ? strtoll(dl, &end, 10) : -1;
+        if (!dl || *end || v < 0) {
+            if (http_content_length(r) >= 0 || !http_is_chunked(r))
+                return s3_fail(q, S3E_MissingContentLength, NULL);
+            v = -1;
+        }
+        q->payload_len = v;
+        q->chunked = aws_chunked_new(q->a, &q->auth);
+        break;
+    }
+    case PAYLOAD_UNSIGNED:
+        break;
+    }
+    return S3E_OK;
+}
+
+/* --- the handler -------------------------------------------------------------------------- */
+
+static s3_req *req_of(http_req *r) { return http_ctx(r); }
+
+static http_step finish_with_error(s3_req *q, s3_err e)
+{
+    respond_error(q, e);
+    common_headers(q);
+    return HTTP_DONE;
+}
+
+static http_step on_begin(http_req *r)
+{
+    arena *a = http_arena(r);
+    s3_req *q = arena_alloc(a, sizeof *q);
+    q->http = r;
+    q->a = a;
+    q->cfg = cfg;
+    q->payload_len = -1;
+    random_hex_upper(16, q->request_id);
+    http_set_ctx(r, q);
+    q->dialect = guess_dialect(r);
+
+    /* HTTP/1.1 framing: both lengths at once is how requests get smuggled. */
+    if (http_header(r, "Content-Length") && http_header(r, "Transfer-Encoding"))
+        return finish_with_error(q, s3_fail(q, S3E_InvalidRequest,
+                                            "Content-Length and Transfer-Encoding must not both be present."));
+    s3_err e = route(q);
+    if (!e) e = authenticate(q);
+    if (!e) {
+        q->op = choose_op(q);
+        if (!q->op) e = S3E_MethodNotAllowed;
+    }
+    if (!e) e = payload_setup(q);
+    if (!e && q->op->begin) e = q->op->begin(q);
+    if (e) return finish_with_error(q, e);
+    /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
+     * on a worker thread, never on the event thread (DESIGN.md). */
+    const char *m = http_method(r);
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) http_defer_end(r);
+    return HTTP_CONTINUE;
+}
+
+static int sink(void *cls, const char *data, size_t n)
+{
+    s3_req *q = cls;
+    if (q->failed) return 0;   /* keep draining; the error is answered at the end */
+    if (q->op->body) q->failed = q->op->body(q, data, n);
+    return 0;
+}
+
+static http_step on_body(http_req *r, const char *data, size_t n)
+{
+    s3_req *q = req_of(r);
+    if (q->payload_sha) hash_update(q->payload_sha, data, n);
+    if (q->chunked) {
+        s3_err e = aws_chunked_feed(q->chunked, data, n, sink, q);
+        if (e && !q->failed) q->failed = e;
+    } else {
+        sink(q, data, n);
+    }
+    /* An error that makes the rest of the body useless is answered now. */
+    if (q->failed == S3E_EntityTooLarge || q->failed == S3E_MaxMessageLengthExceeded ||
+        q->failed == S3E_SignatureDoesNotMatch || q->failed == S3E_IncompleteBody ||
+        q->failed == S3E_InvalidRequest) {
+        return finish_with_error(q, q->failed);
+    }
+    return HTTP_CONTINUE;
+}
+
+static void on_end(http_req *r)
+{
+    s3_req *q = req_of(r);
+    s3_err e = q->failed;
+    if (!e && q->chunked) e = aws_chunked_finish(q->chunked);
+    if (!e && q->payload_sha) {
+        unsigned char got[32];
+        hash_final(q->payload_sha, got);
+        q->payload_sha = NULL;
+        if (!ct_equal(got, q->auth.payload_sha256, 32)) e = S3E_XAmzContentSHA256Mismatch;
+    }
+    if (!e && q->op->end) e = q->op->end(q);
+    if (e) respond_error(q, e);
+    common_headers(q);
+}
+
+static void on_cleanup(http_req *r)
+{
+    s3_req *q = req_of(r);
+    if (!q) return;
+    if (q->op && q->op->cleanup) q->op->cleanup(q);
+    hash_discard(q->payload_sha);
+    buf_free(&q->xml_body);
+}
+
+static const http_handler handler = {
+    .begin = on_begin,
+    .body = on_body,
+    .end = on_end,
+    .cleanup = on_cleanup,
+};
+
+const http_handler *s3_handler(const s3_config *c)
+{
+    cfg = c;
+    return &handler;
+}

@@ -1,0 +1,30 @@
+/* s3 — the protocol layer: turns HTTP requests into S3/WOS operations on the store.
+ *
+ * main() fills an s3_config once and hands s3_handler() to the HTTP core. Every request then
+ * flows: route (path or virtual-host style) → authenticate → choose the operation → stream
+ * the body into it → answer (XML, object bytes, or an error from the one table). */
+#ifndef WOSD_S3_S3_H
+#define WOSD_S3_S3_H
+
+#include <stdbool.h>
+
+#include "server/http.h"
+#include "store/blob.h"
+#include "store/meta.h"
+
+enum { S3_MAX_DOMAINS = 16 };
+
+typedef struct s3_config {
+    meta_store *meta;
+    blob_store *blobs;
+    const char *region;
+    const char *domains[S3_MAX_DOMAINS];   /* virtual-host suffixes */
+    int ndomains;
+    const char *root_access_key;
+    const char *root_secret_key;
+} s3_config;
+
+/* Keeps cfg (which must outlive the server) and returns the handler for http_start. */
+const http_handler *s3_handler(const s3_config *cfg);
+
+#endif

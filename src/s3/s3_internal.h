@@ -1,0 +1,153 @@
+/* s3_internal — what the request pipeline (request.c) shares with the operations (ops_*.c).
+ *
+ * An operation is a small vtable: begin() validates the request before any body byte is read
+ * (so a refusal can beat "100 Continue"), body() receives the decoded payload, end() performs
+ * the operation and sets the response, cleanup() releases what begin() took. Errors are
+ * returned as s3_err; the pipeline alone writes them. */
+#ifndef WOSD_S3_INTERNAL_H
+#define WOSD_S3_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "s3/auth.h"
+#include "s3/chunked.h"
+#include "s3/errors.h"
+#include "s3/s3.h"
+#include "s3/xml.h"
+#include "util/buf.h"
+#include "util/hash.h"
+
+#define NS_WOS "https://www.wangsu.com/document"
+#define NS_S3 "http://s3.amazonaws.com/doc/2006-03-01/"
+
+enum {
+    S3_MAX_KEY = 1024,
+    S3_MAX_USER_META = 2048,
+    S3_XML_BODY_MAX = 4 << 20,            /* request XML bodies are refused past this */
+};
+#define S3_MAX_OBJECT_PUT ((int64_t)5 << 30)   /* 5 GiB single PUT / part */
+
+typedef struct s3_req s3_req;
+
+typedef struct s3_op {
+    const char *name;      /* "PutObject" — for logs and docs */
+    const char *action;    /* "wos:PutObject" — the IAM action */
+    s3_err (*begin)(s3_req *q);
+    s3_err (*body)(s3_req *q, const char *data, size_t n);   /* NULL: body is discarded */
+    s3_err (*end)(s3_req *q);
+    void (*cleanup)(s3_req *q);
+} s3_op;
+
+typedef struct s3_param {
+    const char *name, *value;   /* decoded; value "" when absent */
+    bool has_value;
+} s3_param;
+
+struct s3_req {
+    http_req *http;
+    arena *a;
+    const s3_config *cfg;
+    char request_id[33];
+    const s3_op *op;
+    s3_dialect dialect;
+    auth_result auth;
+    const char *bucket;         /* decoded; NULL for the service */
+    const char *key;            /* decoded; NULL for a bucket */
+    bool vhost;
+    s3_param *params;
+    size_t nparams;
+    int64_t payload_len;        /* decoded body length when known, else -1 */
+    hash_ctx *payload_sha;      /* checks x-amz-content-sha256 */
+    aws_chunked *chunked;       /* decodes aws-chunked bodies */
+    buf xml_body;               /* collected request XML (ops that take one) */
+    void *op_state;
+    const char *err_message;    /* replaces the table message in the error response */
+    s3_err failed;              /* first error seen while streaming the body */
+};
+
+/* --- request helpers (request.c) --------------------------------------------------------- */
+const char *s3_param_get(const s3_req *q, const char *name);   /* NULL when absent */
+bool s3_param_has(const s3_req *q, const char *name);
+/* A dialect header: "x-wos-<suffix>" or "x-amz-<suffix>" (either is accepted). */
+const char *s3_xhdr(const s3_req *q, const char *suffix);
+/* Adds "x-wos-<suffix>" or "x-amz-<suffix>" to the response, in the request's dialect. */
+void s3_resp_xhdr(s3_req *q, const char *suffix, const char *value);
+const char *s3_ns(const s3_req *q);
+/* Starts a response document in the request's dialect (namespace, declaration). */
+void s3_xml_begin(const s3_req *q, xmlw *w, const char *root);
+/* Sends w's document with status. */
+void s3_respond_xml(s3_req *q, int status, xmlw *w);
+void s3_respond_empty(s3_req *q, int status);
+s3_err s3_fail(s3_req *q, s3_err e, const char *message);   /* sets err_message, returns e */
+/* Collects the body for an op that parses XML (body callback for the op vtable). */
+s3_err s3_collect_body(s3_req *q, const char *data, size_t n);
+bool s3_bucket_name_valid(const char *name);
+/* The owner id/display name shown in listings and ACLs. */
+const char *s3_owner_id(const s3_req *q);
+
+/* --- object-level helpers shared by ops (ops_object.c) ----------------------------------- */
+/* Storage class from a header value (case-insensitive, with AWS aliases); NULL if invalid. */
+const char *s3_storage_class_parse(const char *v);
+
+/* --- operations --------------------------------------------------------------------------- */
+extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_bucket,
+    op_get_bucket_location, op_get_bucket_versioning, op_get_acl, op_put_acl, op_list_objects,
+    op_list_object_versions, op_delete_objects, op_put_object, op_copy_object, op_get_object,
+    op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
+    op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_not_implemented;
+
+#endif
+
+/* --- stored headers (objhdr.c) -------------------------------------------------------------
+ * An object's headers are stored as "name:value\n" lines: the system headers (content-type,
+ * cache-control, content-disposition, content-encoding, content-language, expires), user
+ * metadata as "x-meta-<name>" (dialect-neutral: x-wos-meta-* and x-amz-meta-* are one thing),
+ * and checksums as "x-amz-checksum-<alg>". */
+/* Collects the storable headers of this request; S3E_MetadataTooLarge past 2 KiB of user
+ * metadata. extra (may be NULL) is appended as is. */
+s3_err s3_headers_collect(s3_req *q, const char **out);
+/* Writes stored headers into the response in the request's dialect; checksums only when
+ * with_checksums. */
+void s3_headers_emit(s3_req *q, const char *stored, bool with_checksums);
+/* The value of one stored header line, or NULL (arena memory). */
+const char *s3_headers_find(s3_req *q, const char *stored, const char *name);
+
+/* --- object writer (objw.c): a body streamed into an inline buffer or a blob, hashed --------- */
+typedef struct objw objw;
+/* expected: the payload length when known (-1 otherwise); inline_ok: small bodies may stay in
+ * memory to be stored in the metadata row. */
+/* Also parses Content-MD5 (S3E_InvalidDigest when malformed) and the checksum headers. */
+s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out);
+s3_err objw_write(objw *w, const char *data, size_t n);
+/* Finishes: etag (md5 hex), size, and either inline data or a committed blob id. */
+typedef struct objw_result {
+    unsigned char md5[16];
+    char etag[33];
+    int64_t size;
+    const void *inline_data;   /* NULL when the bytes went to a blob */
+    char blob_id[META_BLOB_ID_LEN + 1];
+} objw_result;
+s3_err objw_finish(objw *w, objw_result *res);
+/* The checksum it computed (when the request asked for one): header name and base64 value. */
+const char *objw_checksum(objw *w, const char **header);
+/* Drops whatever was written (blob temp file, or the committed blob when finish succeeded but
+ * the metadata commit did not). Safe to call more than once and on NULL. */
+void objw_abort(objw *w);
+/* The metadata now references the blob: abort no longer removes it. */
+void objw_keep(objw *w);
+/* Checks the Content-MD5 and checksum the client gave against what arrived. */
+s3_err objw_verify(objw *w, const objw_result *res);
+
+/* --- reading objects (objread.c) ------------------------------------------------------------ */
+/* Sets the response body to bytes [off, off+len) of the object. */
+s3_err s3_object_body(s3_req *q, const meta_object *o, int64_t off, int64_t len);
+/* Copies bytes [off, off+len) of o into w. */
+s3_err s3_object_copy_into(s3_req *q, const meta_object *o, int64_t off, int64_t len, objw *w);
+/* Evaluates If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since (given values,
+ * any NULL) against an object: S3E_OK, S3E_PreconditionFailed or S3E_NotModified. */
+s3_err s3_conditions(const char *if_match, const char *if_none_match, const char *if_modified_since,
+                     const char *if_unmodified_since, const char *etag, int64_t mtime_ms);
+/* Parses "/bucket/key" or "bucket/key" (URL-encoded, optional ?versionId=null) of a copy
+ * source. */
+s3_err s3_copy_source(s3_req *q, const char **bucket, const char **key);

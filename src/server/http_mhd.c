@@ -1,0 +1,355 @@
+/* http_mhd — the HTTP/1.1 core on libmicrohttpd (DESIGN.md, "The HTTP foundation").
+ *
+ * An epoll thread pool (one event thread per core) parses requests, streams bodies and sends
+ * responses (files with sendfile). This file translates between libmicrohttpd's callbacks and
+ * the http.h handler: the raw request target comes from the URI log callback (before
+ * libmicrohttpd decodes it), and responses are queued on the handler's second call — queueing
+ * on the first makes libmicrohttpd close the connection — except to refuse a body early. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/http_req.h"
+#include "util/log.h"
+
+typedef enum { PH_NEW, PH_BODY, PH_WORKING, PH_ANSWERED, PH_QUEUED } phase;
+
+typedef struct conn_req {
+    http_req *r;
+    _Atomic phase ph;
+    bool begun;
+    struct MHD_Connection *conn;
+    struct conn_req *next_job;
+} conn_req;
+
+struct http_server {
+    struct MHD_Daemon *d;
+    const http_handler *h;
+    unsigned port;
+    atomic_int active;   /* requests between begin and completion */
+    /* Deferred end() calls: a queue served by worker threads. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    conn_req *jobs_head, *jobs_tail;
+    bool quit;
+    pthread_t *workers;
+    unsigned nworkers;
+};
+
+static void *worker_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->jobs_head && !s->quit) pthread_cond_wait(&s->cv, &s->mu);
+        conn_req *cr = s->jobs_head;
+        if (!cr) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        s->jobs_head = cr->next_job;
+        if (!s->jobs_head) s->jobs_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        s->h->end(cr->r);
+        atomic_store(&cr->ph, PH_ANSWERED);
+        MHD_resume_connection(cr->conn);   /* the event thread then queues the response */
+    }
+}
+
+static void submit(struct http_server *s, conn_req *cr)
+{
+    pthread_mutex_lock(&s->mu);
+    cr->next_job = NULL;
+    if (s->jobs_tail) s->jobs_tail->next_job = cr;
+    else s->jobs_head = cr;
+    s->jobs_tail = cr;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    conn_req *cr = calloc(1, sizeof *cr);
+    if (!cr) abort();
+    cr->r = http_req_new("", uri ? uri : "/");
+    return cr;
+}
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    http_req_add_header(cls, key, value ? value : "");
+    return MHD_YES;
+}
+
+/* --- responses ---------------------------------------------------------------------------- */
+
+typedef struct reader_cls {
+    http_read_fn read;
+    void *cls;
+    void (*free_cls)(void *);
+} reader_cls;
+
+static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    reader_cls *rc = cls;
+    if (!rc->read) return MHD_CONTENT_READER_END_WITH_ERROR;
+    long n = rc->read(rc->cls, pos, buf, max);
+    if (n > 0) return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void reader_free(void *cls)
+{
+    reader_cls *rc = cls;
+    if (rc->free_cls && rc->cls) rc->free_cls(rc->cls);
+    free(rc);
+}
+
+static struct MHD_Response *make_response(http_req *r)
+{
+    struct MHD_Response *resp = NULL;
+    switch (r->body) {
+    case BODY_NONE:
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        break;
+    case BODY_BUF:
+        resp = MHD_create_response_from_buffer(r->buflen, r->buf ? r->buf : (void *)"",
+                                               r->buf ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (resp) r->buf = NULL;
+        break;
+    case BODY_FD:
+        resp = MHD_create_response_from_fd_at_offset64(r->len, r->fd, r->offset);
+        if (resp) r->fd = -1;   /* libmicrohttpd closes it */
+        break;
+    case BODY_READER:
+    case BODY_LENGTH_ONLY: {
+        reader_cls *rc = calloc(1, sizeof *rc);
+        if (!rc) abort();
+        if (r->body == BODY_READER) {
+            rc->read = r->read;
+            rc->cls = r->read_cls;
+            rc->free_cls = r->free_cls;
+        }
+        resp = MHD_create_response_from_callback(r->len, 256 * 1024, reader_cb, rc, reader_free);
+        if (resp) {
+            r->read_cls = NULL;
+            r->free_cls = NULL;
+        } else {
+            free(rc);
+        }
+        break;
+    }
+    }
+    if (!resp) return NULL;
+    for (size_t i = 0; i < r->nrhdrs; i++) MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    return resp;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, conn_req *cr)
+{
+    http_req *r = cr->r;
+    cr->ph = PH_QUEUED;
+    struct MHD_Response *resp = make_response(r);
+    if (!resp) {
+        log_error("could not build a response");
+        return MHD_NO;
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)(r->status ? r->status : 500), resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* --- the access handler --------------------------------------------------------------------- */
+
+static bool expects_body(const http_req *r)
+{
+    return r->chunked || r->content_length > 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct http_server *s = cls;
+    (void)version;
+    conn_req *cr = *con_cls;
+    if (!cr) {
+        cr = on_uri(NULL, url, c);
+        *con_cls = cr;
+    }
+    http_req *r = cr->r;
+
+    if (cr->ph == PH_NEW) {
+        r->method = arena_strdup(r->arena, method);
+        MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, r);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            char addr[INET6_ADDRSTRLEN] = "";
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+            r->remote = arena_strdup(r->arena, addr);
+        }
+        cr->begun = true;
+        atomic_fetch_add(&s->active, 1);
+        if (s->h->begin(r) == HTTP_DONE) {
+            cr->ph = PH_ANSWERED;
+            /* Refuse before "100 Continue" and before reading a body; a request without a body
+             * is answered on the next call (two-call idiom). */
+            if (expects_body(r)) return queue(c, cr);
+        } else {
+            cr->ph = PH_BODY;
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (cr->ph == PH_BODY && s->h->body(r, upload_data, n) == HTTP_DONE) {
+            cr->ph = PH_ANSWERED;
+            return queue(c, cr);
+        }
+        return MHD_YES;
+    }
+
+    if (cr->ph == PH_BODY) {
+        if (r->defer_end) {
+            cr->ph = PH_WORKING;
+            cr->conn = c;
+            MHD_suspend_connection(c);
+            submit(s, cr);
+            return MHD_YES;
+        }
+        s->h->end(r);
+        cr->ph = PH_ANSWERED;
+    }
+    if (cr->ph == PH_ANSWERED) return queue(c, cr);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    (void)c;
+    (void)toe;
+    conn_req *cr = *con_cls;
+    if (!cr) return;
+    if (cr->begun) {
+        s->h->cleanup(cr->r);
+        atomic_fetch_sub(&s->active, 1);
+    }
+    http_req_free(cr->r);
+    free(cr);
+    *con_cls = NULL;
+}
+
+/* --- start / stop --------------------------------------------------------------------------- */
+
+static bool parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) return false;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 0 || port > 65535) return false;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[') {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']') return false;
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *v6 = false;
+    if (!strcmp(host, "localhost")) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+static void stop_workers(http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->quit = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+http_server *http_start(const http_config *cfg)
+{
+    struct sockaddr_storage ss;
+    bool v6;
+    if (!parse_listen(cfg->listen, &ss, &v6)) {
+        log_error("cannot parse listen address '%s' (expected ADDR:PORT)", cfg->listen);
+        return NULL;
+    }
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->h = cfg->handler;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->nworkers = cfg->workers ? cfg->workers : 8;
+    s->workers = calloc(s->nworkers, sizeof *s->workers);
+    if (!s->workers) abort();
+    for (unsigned i = 0; i < s->nworkers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 1u,
+                            MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit ? cfg->connection_limit : 10000u,
+                            MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        log_error("cannot listen on %s", cfg->listen);
+        stop_workers(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    return s;
+}
+
+unsigned http_port(const http_server *s) { return s->port; }
+
+void http_stop(http_server *s)
+{
+    if (!s) return;
+    /* Stop accepting, give requests in flight up to 30 s to finish, then close everything. */
+    MHD_quiesce_daemon(s->d);
+    for (int i = 0; i < 3000 && atomic_load(&s->active) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    stop_workers(s);
+}

@@ -1,0 +1,317 @@
+/* blob_fs — the file driver of blob.h: blob <id> is the file DIR/blobs/<id[0..1]>/<id>.
+ *
+ * A writer streams into a fresh file in DIR/tmp; commit fsyncs it (when durable), renames it
+ * under a new random id and fsyncs the fan-out directory, so a blob is either there whole or
+ * not at all and a crash leaves at most a stray temporary file, which blob_open removes.
+ * The 256 fan-out directories keep any one directory small; their descriptors are opened once
+ * and cached, so a commit costs no extra path walk.
+ *
+ * Every function that takes an id checks it is exactly 32 upper-case hex characters before it
+ * builds a name from it: whatever reaches this module, it can only ever name a blob.
+ */
+#include "store/blob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/hash.h"
+#include "util/log.h"
+
+enum { FAN_OUT = 256, TMP_NAME_HEX = 12 };
+
+struct blob_store {
+    int blobs_fd, tmp_fd;              /* DIR/blobs and DIR/tmp */
+    bool durable;
+    _Atomic int fan_fd[FAN_OUT];       /* DIR/blobs/XX, opened on first use; -1 until then */
+};
+
+struct blob_writer {
+    blob_store *b;
+    int fd;
+    uint64_t size;
+    char tmp_name[2 * TMP_NAME_HEX + sizeof ".tmp"];
+};
+
+static bool is_upper_hex(char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F'); }
+
+static bool valid_id(const char *id)
+{
+    if (!id) return false;
+    for (int i = 0; i < META_BLOB_ID_LEN; i++)
+        if (!is_upper_hex(id[i])) return false;   /* also stops at a NUL */
+    return id[META_BLOB_ID_LEN] == 0;
+}
+
+static int hex_val(char ch) { return ch <= '9' ? ch - '0' : ch - 'A' + 10; }
+
+/* The fan-out directory an id lives in, as an index 0..255. */
+static int fan_index(const char *id) { return hex_val(id[0]) * 16 + hex_val(id[1]); }
+
+/* "XX/<id>", relative to blobs/. */
+static void blob_rel_path(const char *id, char out[3 + META_BLOB_ID_LEN + 1])
+{
+    snprintf(out, 3 + META_BLOB_ID_LEN + 1, "%.2s/%s", id, id);
+}
+
+static int fsync_fd(int fd) { return fsync(fd) == 0 ? 0 : -errno; }
+
+static int open_dir_at(int at, const char *name, int *out)
+{
+    if (mkdirat(at, name, 0700) != 0 && errno != EEXIST) return -errno;
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    *out = fd;
+    return 0;
+}
+
+/* Removes what a crash left in tmp/: writers that never committed. */
+static int empty_tmp(blob_store *b)
+{
+    int fd = dup(b->tmp_fd);
+    if (fd < 0) return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    int rc = 0, removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (unlinkat(b->tmp_fd, de->d_name, 0) == 0) removed++;
+        else if (errno != ENOENT) rc = -errno;
+    }
+    closedir(d);
+    if (removed) log_info("blob: removed %d unfinished temporary file(s)", removed);
+    return rc;
+}
+
+int blob_open(const char *dir, bool durable, blob_store **out)
+{
+    *out = NULL;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -errno;
+    int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return -errno;
+    blob_store *b = calloc(1, sizeof *b);
+    if (!b) {
+        close(root);
+        return -ENOMEM;
+    }
+    b->durable = durable;
+    b->blobs_fd = b->tmp_fd = -1;
+    for (int i = 0; i < FAN_OUT; i++) atomic_init(&b->fan_fd[i], -1);
+    int rc = open_dir_at(root, "blobs", &b->blobs_fd);
+    if (rc == 0) rc = open_dir_at(root, "tmp", &b->tmp_fd);
+    if (rc == 0 && durable) rc = fsync_fd(root);   /* blobs/ and tmp/ may be new */
+    close(root);
+    if (rc == 0) rc = empty_tmp(b);
+    if (rc != 0) {
+        log_error("blob: open %s: %s", dir, strerror(-rc));
+        blob_close(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void blob_close(blob_store *b)
+{
+    if (!b) return;
+    for (int i = 0; i < FAN_OUT; i++) {
+        int fd = atomic_load(&b->fan_fd[i]);
+        if (fd >= 0) close(fd);
+    }
+    if (b->blobs_fd >= 0) close(b->blobs_fd);
+    if (b->tmp_fd >= 0) close(b->tmp_fd);
+    free(b);
+}
+
+/* The fan-out directory for an id, created and opened on first use. */
+static int fan_dir(blob_store *b, const char *id, int *out)
+{
+    int i = fan_index(id);
+    int fd = atomic_load(&b->fan_fd[i]);
+    if (fd >= 0) {
+        *out = fd;
+        return 0;
+    }
+    char name[3] = {id[0], id[1], 0};
+    int rc = open_dir_at(b->blobs_fd, name, &fd);
+    if (rc != 0) return rc;
+    /* Make the directory's entry durable before any blob is renamed into it. Done by whoever
+     * first caches the descriptor, even when another thread created the directory: that thread
+     * may not have synced it yet, and a rename into an entry that a crash undoes is lost. */
+    if (b->durable && (rc = fsync_fd(b->blobs_fd)) != 0) {
+        close(fd);
+        return rc;
+    }
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&b->fan_fd[i], &expected, fd)) {
+        close(fd);   /* another thread cached one first */
+        fd = expected;
+    }
+    *out = fd;
+    return 0;
+}
+
+int blob_writer_new(blob_store *b, blob_writer **out)
+{
+    *out = NULL;
+    blob_writer *w = calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->b = b;
+    for (int tries = 0;; tries++) {
+        char hex[2 * TMP_NAME_HEX + 1];
+        random_hex_upper(TMP_NAME_HEX, hex);
+        snprintf(w->tmp_name, sizeof w->tmp_name, "%s.tmp", hex);
+        /* O_EXCL: never write into a file some other writer (or anything else) owns. */
+        w->fd = openat(b->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (w->fd >= 0) break;
+        if (errno != EEXIST || tries == 8) {
+            int e = -errno;
+            free(w);
+            return e;
+        }
+    }
+    *out = w;
+    return 0;
+}
+
+int blob_write(blob_writer *w, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(w->fd, c, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (k == 0) return -EIO;   /* a regular file that takes nothing: give up, don't spin */
+        c += k;
+        n -= (size_t)k;
+        w->size += (uint64_t)k;
+    }
+    return 0;
+}
+
+uint64_t blob_writer_size(const blob_writer *w) { return w->size; }
+
+/* Renames the temporary file to a fresh id; RENAME_NOREPLACE so that an id collision, however
+ * unlikely, can never replace someone else's blob. */
+static int rename_into_place(blob_writer *w, char id[META_BLOB_ID_LEN + 1], int *dir_fd)
+{
+    for (int tries = 0;; tries++) {
+        random_hex_upper(META_BLOB_ID_LEN / 2, id);
+        int rc = fan_dir(w->b, id, dir_fd);
+        if (rc != 0) return rc;
+        if (renameat2(w->b->tmp_fd, w->tmp_name, *dir_fd, id, RENAME_NOREPLACE) == 0) return 0;
+        if (errno == EINVAL || errno == ENOSYS) {
+            /* A file system without RENAME_NOREPLACE: a 128-bit random id is unique enough. */
+            if (renameat(w->b->tmp_fd, w->tmp_name, *dir_fd, id) == 0) return 0;
+            return -errno;
+        }
+        if (errno != EEXIST || tries == 8) return -errno;
+    }
+}
+
+int blob_writer_commit(blob_writer *w, char id[META_BLOB_ID_LEN + 1])
+{
+    int rc = 0, dir_fd = -1;
+    if (w->b->durable) rc = fsync_fd(w->fd);
+    /* close can report a deferred write error (NFS and the like); it closes the fd either way. */
+    if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = -errno;
+    w->fd = -1;
+    if (rc == 0) rc = rename_into_place(w, id, &dir_fd);
+    if (rc == 0 && w->b->durable) rc = fsync_fd(dir_fd);
+    if (rc != 0) {
+        /* Not visible under any id: the temporary file goes. If the rename happened and only
+         * the directory sync failed, the blob file stays for the orphan scrub. */
+        unlinkat(w->b->tmp_fd, w->tmp_name, 0);
+        id[0] = 0;
+        log_error("blob: commit: %s", strerror(-rc));
+    }
+    free(w);
+    return rc;
+}
+
+void blob_writer_abort(blob_writer *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    unlinkat(w->b->tmp_fd, w->tmp_name, 0);
+    free(w);
+}
+
+int blob_open_read(blob_store *b, const char *id, int *fd, uint64_t *size)
+{
+    *fd = -1;
+    if (!valid_id(id)) return -EINVAL;
+    char rel[3 + META_BLOB_ID_LEN + 1];
+    blob_rel_path(id, rel);
+    int f = openat(b->blobs_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (f < 0) return -errno;
+    struct stat st;
+    int e = fstat(f, &st) != 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+    if (e != 0) {
+        close(f);
+        return e;
+    }
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int blob_remove(blob_store *b, const char *id)
+{
+    if (!valid_id(id)) return -EINVAL;
+    char rel[3 + META_BLOB_ID_LEN + 1];
+    blob_rel_path(id, rel);
+    if (unlinkat(b->blobs_fd, rel, 0) != 0 && errno != ENOENT) return -errno;
+    return 0;
+}
+
+/* Reports the old enough blobs of one fan-out directory. */
+static int scan_fan(blob_store *b, const char *fan, int64_t before_sec, blob_scan_fn fn,
+                    void *cls)
+{
+    int fd = openat(b->blobs_fd, fan, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errno == ENOENT ? 0 : -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    struct dirent *de;
+    struct stat st;
+    while ((de = readdir(d))) {
+        /* Only names that are blob ids and belong in this directory; anything else is not ours
+         * to report (and so never removed by the scrub). */
+        if (!valid_id(de->d_name) || de->d_name[0] != fan[0] || de->d_name[1] != fan[1]) continue;
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;   /* gone */
+        if (S_ISREG(st.st_mode) && (int64_t)st.st_mtime < before_sec) fn(cls, de->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+int blob_scan(blob_store *b, int64_t before_sec, blob_scan_fn fn, void *cls)
+{
+    /* The fan-out names are known, so no need to read blobs/ itself. */
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 0; i < FAN_OUT; i++) {
+        char fan[3] = {hex[i >> 4], hex[i & 15], 0};
+        int rc = scan_fan(b, fan, before_sec, fn, cls);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,1424 @@
+/* meta_sqlite — the embedded metadata driver: meta.h on one SQLite database, DIR/meta.db.
+ *
+ * Concurrency: every thread gets its own connection (opened lazily, kept in a pthread key so it
+ * is closed when the thread exits, and in a registry so meta_close can close the rest). The
+ * database runs in WAL mode, so readers never wait for the writer; writers take the write lock
+ * up front (BEGIN IMMEDIATE) and a busy timeout makes them queue instead of failing.
+ *
+ * Blob bookkeeping: every blob id a row points at (object extents and parts) is also a row of
+ * blob_refs, maintained in the same transactions, so "is this blob referenced?" — asked once
+ * per file by the orphan scrub — is two primary-key lookups instead of a scan of every
+ * manifest. A blob leaves blob_refs exactly when it enters the gc queue. Blobs are never shared
+ * between rows: each object or part owns the blobs it names.
+ *
+ * Listing is a range scan of the (bucket, key) primary key with the delimiter folded in: on a
+ * key that belongs to a common prefix the scan emits the prefix and re-seeks past every key that
+ * shares it, so a page costs about one row per entry however many keys a prefix hides.
+ */
+#include "store/meta.h"
+#include "store/meta_sqlite.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/log.h"
+
+enum { SCHEMA_VERSION = 1, BUSY_TIMEOUT_MS = 10000 };
+
+/* An object's extents column: fixed records of blob id, size (little endian) and etag. */
+enum { EXT_ID = 0, EXT_SIZE = 32, EXT_ETAG = 40, EXT_REC = 72 };
+
+static const char SCHEMA[] =
+    "CREATE TABLE buckets("
+    "  name TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL,"
+    "  storage_class TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    /* key is a BLOB so that comparisons are memcmp, whatever the collation. The small columns
+     * come first: a listing reads up to parts_count and never touches the overflow pages that
+     * headers and inline data may spill into. */
+    "CREATE TABLE objects("
+    "  bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
+    "  mtime_ms INTEGER NOT NULL, storage_class TEXT NOT NULL, parts_count INTEGER NOT NULL,"
+    "  headers TEXT NOT NULL, inline_data BLOB, extents BLOB,"
+    "  PRIMARY KEY(bucket, key)) WITHOUT ROWID;"
+    "CREATE TABLE uploads("
+    "  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,"
+    "  initiated_ms INTEGER NOT NULL, storage_class TEXT NOT NULL, owner TEXT NOT NULL,"
+    "  headers TEXT NOT NULL);"
+    "CREATE INDEX uploads_by_key ON uploads(bucket, key, initiated_ms, upload_id);"
+    "CREATE TABLE parts("
+    "  upload_id TEXT NOT NULL, number INTEGER NOT NULL, size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL, blob_id TEXT NOT NULL, mtime_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(upload_id, number)) WITHOUT ROWID;"
+    "CREATE TABLE blob_refs(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE gc(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;";
+
+#define OBJ_LIST_COLS "SELECT key,size,etag,mtime_ms,storage_class,parts_count FROM objects "
+#define OBJ_LIST_TIME "AND (?4=0 OR mtime_ms>=?4) AND (?5=0 OR mtime_ms<?5) "
+#define UP_LIST_COLS "SELECT key,upload_id,initiated_ms,storage_class,owner FROM uploads "
+
+/* Every statement the driver runs, prepared once per connection on first use. */
+#define STATEMENTS(X)                                                                          \
+    X(BEGIN_WRITE, "BEGIN IMMEDIATE")                                                          \
+    X(BEGIN_READ, "BEGIN")                                                                     \
+    X(COMMIT, "COMMIT")                                                                        \
+    X(ROLLBACK, "ROLLBACK")                                                                    \
+    X(BUCKET_GET, "SELECT name,owner,region,storage_class,created_ms FROM buckets WHERE name=?1") \
+    X(BUCKET_INSERT,                                                                           \
+      "INSERT INTO buckets(name,owner,region,storage_class,created_ms) VALUES(?1,?2,?3,?4,?5)") \
+    X(BUCKET_LIST, "SELECT name,owner,region,storage_class,created_ms FROM buckets ORDER BY name") \
+    X(BUCKET_HAS_OBJECTS, "SELECT 1 FROM objects WHERE bucket=?1 LIMIT 1")                     \
+    X(BUCKET_HAS_UPLOADS, "SELECT 1 FROM uploads WHERE bucket=?1 LIMIT 1")                     \
+    X(BUCKET_DELETE, "DELETE FROM buckets WHERE name=?1")                                      \
+    X(OBJ_EXTENTS, "SELECT extents FROM objects WHERE bucket=?1 AND key=?2")                   \
+    X(OBJ_PUT,                                                                                 \
+      "INSERT OR REPLACE INTO objects(bucket,key,size,etag,mtime_ms,storage_class,parts_count," \
+      "headers,inline_data,extents) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)")                   \
+    X(OBJ_GET,                                                                                 \
+      "SELECT size,etag,mtime_ms,storage_class,parts_count,headers,inline_data,extents "       \
+      "FROM objects WHERE bucket=?1 AND key=?2")                                               \
+    X(OBJ_DELETE, "DELETE FROM objects WHERE bucket=?1 AND key=?2")                            \
+    X(OBJ_LIST_OPEN, OBJ_LIST_COLS "WHERE bucket=?1 AND key>=?2 " OBJ_LIST_TIME "ORDER BY key") \
+    X(OBJ_LIST_RANGE,                                                                          \
+      OBJ_LIST_COLS "WHERE bucket=?1 AND key>=?2 AND key<?3 " OBJ_LIST_TIME "ORDER BY key")    \
+    X(REF_ADD, "INSERT OR IGNORE INTO blob_refs(blob_id) VALUES(?1)")                          \
+    X(REF_DROP, "DELETE FROM blob_refs WHERE blob_id=?1")                                      \
+    X(GC_ADD, "INSERT OR IGNORE INTO gc(blob_id) VALUES(?1)")                                  \
+    X(GC_PEEK, "SELECT blob_id FROM gc LIMIT ?1")                                              \
+    X(GC_DELETE, "DELETE FROM gc WHERE blob_id=?1")                                            \
+    X(REFERENCED,                                                                              \
+      "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE blob_id=?1) "                               \
+      "OR EXISTS(SELECT 1 FROM gc WHERE blob_id=?1)")                                          \
+    X(UP_INSERT,                                                                               \
+      "INSERT INTO uploads(upload_id,bucket,key,initiated_ms,storage_class,owner,headers) "    \
+      "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                                          \
+    X(UP_GET,                                                                                  \
+      "SELECT bucket,key,initiated_ms,storage_class,owner,headers FROM uploads "               \
+      "WHERE upload_id=?1")                                                                    \
+    X(UP_DELETE, "DELETE FROM uploads WHERE upload_id=?1")                                     \
+    X(UP_LIST_OPEN, UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 "                                \
+                                 "ORDER BY key,initiated_ms,upload_id")                        \
+    X(UP_LIST_RANGE, UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 AND key<?3 "                    \
+                                  "ORDER BY key,initiated_ms,upload_id")                       \
+    X(UP_LIST_SAME_KEY,                                                                        \
+      UP_LIST_COLS "WHERE bucket=?1 AND key=?2 "                                               \
+                   "AND (initiated_ms>?3 OR (initiated_ms=?3 AND upload_id>?4)) "              \
+                   "ORDER BY initiated_ms,upload_id")                                          \
+    X(PART_BLOB, "SELECT blob_id FROM parts WHERE upload_id=?1 AND number=?2")                 \
+    X(PART_PUT,                                                                                \
+      "INSERT OR REPLACE INTO parts(upload_id,number,size,etag,blob_id,mtime_ms) "             \
+      "VALUES(?1,?2,?3,?4,?5,?6)")                                                             \
+    X(PART_LIST,                                                                               \
+      "SELECT number,size,etag,blob_id,mtime_ms FROM parts WHERE upload_id=?1 AND number>?2 "  \
+      "ORDER BY number LIMIT ?3")                                                              \
+    X(PART_BLOBS, "SELECT blob_id FROM parts WHERE upload_id=?1")                              \
+    X(PART_DELETE_ALL, "DELETE FROM parts WHERE upload_id=?1")
+
+enum {
+#define X(name, sql) ST_##name,
+    STATEMENTS(X)
+#undef X
+    ST_COUNT
+};
+
+static const char *const statement_sql[ST_COUNT] = {
+#define X(name, sql) sql,
+    STATEMENTS(X)
+#undef X
+};
+
+_Static_assert(ST_COUNT <= 64, "the in-use mask is a uint64_t");
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    uint64_t in_use;            /* statements handed out since the last release */
+    struct meta_store *m;
+    struct conn *prev, *next;   /* the store's registry */
+} conn;
+
+struct meta_store {
+    char *path;
+    bool durable;
+    pthread_key_t key;          /* this thread's conn */
+    pthread_mutex_t mu;         /* guards conns */
+    conn *conns;
+};
+
+static _Thread_local uint64_t scan_rows;
+
+uint64_t meta_sqlite_scan_rows(void) { return scan_rows; }
+
+/* --- connections ------------------------------------------------------------------------- */
+
+static void conn_close(conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static void registry_add(meta_store *m, conn *c)
+{
+    pthread_mutex_lock(&m->mu);
+    c->prev = NULL;
+    c->next = m->conns;
+    if (m->conns) m->conns->prev = c;
+    m->conns = c;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void registry_remove(meta_store *m, conn *c)
+{
+    pthread_mutex_lock(&m->mu);
+    if (c->prev) c->prev->next = c->next;
+    else m->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* pthread key destructor: a thread that used the store has exited. */
+static void conn_thread_exit(void *p)
+{
+    conn *c = p;
+    registry_remove(c->m, c);
+    conn_close(c);
+}
+
+static conn *conn_open(meta_store *m)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->m = m;
+    int rc = sqlite3_open_v2(m->path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        log_error("meta: open %s: %s", m->path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        conn_close(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* WAL: readers see a snapshot and never block the writer. synchronous=NORMAL in WAL mode
+     * keeps the database consistent across a crash but may lose the last commits on power loss;
+     * FULL syncs the log on every commit. */
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+             m->durable ? "FULL" : "NORMAL");
+    char *err = NULL;
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("meta: %s: %s", pragmas, err ? err : "?");
+        sqlite3_free(err);
+        conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* This thread's connection to m, opened on first use. */
+static conn *conn_get(meta_store *m)
+{
+    conn *c = pthread_getspecific(m->key);
+    if (c) return c;
+    c = conn_open(m);
+    if (!c) return NULL;
+    if (pthread_setspecific(m->key, c) != 0) {
+        conn_close(c);
+        return NULL;
+    }
+    registry_add(m, c);
+    return c;
+}
+
+static meta_status db_fail(conn *c, const char *what)
+{
+    log_error("meta: %s: %s", what, sqlite3_errmsg(c->db));
+    return META_ERROR;
+}
+
+/* A cached statement, reset and ready for new bindings; NULL when it cannot be prepared. */
+static sqlite3_stmt *stmt(conn *c, int id)
+{
+    sqlite3_stmt *st = c->st[id];
+    if (!st) {
+        if (sqlite3_prepare_v3(c->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
+                               NULL) != SQLITE_OK) {
+            db_fail(c, statement_sql[id]);
+            return NULL;
+        }
+        c->st[id] = st;
+    } else {
+        sqlite3_reset(st);
+    }
+    c->in_use |= 1ull << id;
+    return st;
+}
+
+/* Resets every statement handed out, so no finished read keeps a snapshot (and with it the WAL)
+ * pinned after a call returns. */
+static void release(conn *c)
+{
+    for (int i = 0; c->in_use; i++) {
+        if (c->in_use & (1ull << i)) {
+            sqlite3_reset(c->st[i]);
+            /* No pointer into a caller's memory outlives the call. */
+            sqlite3_clear_bindings(c->st[i]);
+            c->in_use &= ~(1ull << i);
+        }
+    }
+}
+
+/* Steps a statement that returns no rows. */
+static meta_status run(conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    meta_status s = rc == SQLITE_DONE ? META_OK : db_fail(c, what);
+    sqlite3_reset(st);
+    return s;
+}
+
+static meta_status run_id(conn *c, int id)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    return st ? run(c, st, statement_sql[id]) : META_ERROR;
+}
+
+static meta_status tx_begin(conn *c, bool write)
+{
+    return run_id(c, write ? ST_BEGIN_WRITE : ST_BEGIN_READ);
+}
+
+/* Ends the transaction: commits when s is META_OK, else rolls back. Returns the outcome. */
+static meta_status tx_end(conn *c, meta_status s)
+{
+    release(c);
+    if (s == META_OK) {
+        s = run_id(c, ST_COMMIT);
+        if (s == META_OK) return s;
+    }
+    if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
+    release(c);
+    return s;
+}
+
+/* --- small helpers ----------------------------------------------------------------------- */
+
+static void bind_key(sqlite3_stmt *st, int i, const char *key)
+{
+    /* A non-NULL pointer so that "" is an empty blob, not NULL. */
+    sqlite3_bind_blob(st, i, key ? key : "", key ? (int)strlen(key) : 0, SQLITE_STATIC);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+static char *arena_col(arena *a, sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_blob(st, i);
+    return arena_strndup(a, s ? s : "", (size_t)sqlite3_column_bytes(st, i));
+}
+
+static bool col_equals(sqlite3_stmt *st, int i, const char *s)
+{
+    size_t n = strlen(s);
+    const void *p = sqlite3_column_blob(st, i);
+    return (size_t)sqlite3_column_bytes(st, i) == n && (n == 0 || memcmp(p, s, n) == 0);
+}
+
+static int bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r) return r;
+    return (al > bl) - (al < bl);
+}
+
+/* Turns s[0..n) into the smallest byte string greater than every string that starts with it:
+ * the last byte that is not 0xFF incremented, what follows dropped. Returns the new length, 0
+ * when no such string exists (s empty or all 0xFF). */
+static size_t successor(unsigned char *s, size_t n)
+{
+    while (n > 0 && s[n - 1] == 0xFF) n--;
+    if (n > 0) s[n - 1]++;
+    return n;
+}
+
+/* Where the delimiter ends in key[0..n), searching after the first plen bytes: the length of
+ * the common prefix the key folds into, or 0 when it does not fold. */
+static size_t fold_len(const void *key, size_t n, size_t plen, const char *delim, size_t dlen)
+{
+    if (dlen == 0 || n <= plen) return 0;
+    const char *d = memmem((const char *)key + plen, n - plen, delim, dlen);
+    return d ? (size_t)(d - (const char *)key) + dlen : 0;
+}
+
+/* --- blob references --------------------------------------------------------------------- */
+
+static meta_status ref_add(conn *c, const char *id)
+{
+    sqlite3_stmt *st = stmt(c, ST_REF_ADD);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, id);
+    return run(c, st, "add blob ref");
+}
+
+/* The blob is no longer named by any row: move it from blob_refs to the gc queue. */
+static meta_status queue_blob(conn *c, const char *id)
+{
+    sqlite3_stmt *st = stmt(c, ST_REF_DROP);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, id);
+    if (run(c, st, "drop blob ref") != META_OK) return META_ERROR;
+    if (!(st = stmt(c, ST_GC_ADD))) return META_ERROR;
+    bind_text(st, 1, id);
+    return run(c, st, "queue blob");
+}
+
+typedef char blob_id_t[META_BLOB_ID_LEN + 1];
+
+static int id_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The blob ids of n extents, sorted for id_find; malloc'd (NULL when n == 0 or out of memory,
+ * which *fail tells apart). */
+static blob_id_t *ids_sorted(const meta_extent *e, int n, bool *fail)
+{
+    *fail = false;
+    if (n <= 0) return NULL;
+    blob_id_t *ids = malloc((size_t)n * sizeof *ids);
+    if (!ids) {
+        *fail = true;
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) snprintf(ids[i], sizeof ids[i], "%s", e[i].blob_id);
+    qsort(ids, (size_t)n, sizeof *ids, id_cmp);
+    return ids;
+}
+
+static bool id_find(blob_id_t *ids, int n, const char *id)
+{
+    return n > 0 && bsearch(id, ids, (size_t)n, sizeof *ids, id_cmp) != NULL;
+}
+
+static void extents_encode(const meta_extent *e, int n, unsigned char *out)
+{
+    for (int i = 0; i < n; i++, out += EXT_REC) {
+        memset(out, 0, EXT_REC);
+        memcpy(out + EXT_ID, e[i].blob_id, strnlen(e[i].blob_id, META_BLOB_ID_LEN));
+        uint64_t v = (uint64_t)e[i].size;
+        for (int b = 0; b < 8; b++) out[EXT_SIZE + b] = (unsigned char)(v >> (8 * b));
+        memcpy(out + EXT_ETAG, e[i].etag, strnlen(e[i].etag, sizeof e[i].etag - 1));
+    }
+}
+
+static void extent_decode(const unsigned char *rec, meta_extent *e)
+{
+    memcpy(e->blob_id, rec + EXT_ID, META_BLOB_ID_LEN);
+    e->blob_id[META_BLOB_ID_LEN] = 0;
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++) v |= (uint64_t)rec[EXT_SIZE + b] << (8 * b);
+    e->size = (int64_t)v;
+    memcpy(e->etag, rec + EXT_ETAG, sizeof e->etag - 1);
+    e->etag[sizeof e->etag - 1] = 0;
+}
+
+/* Queues the blobs of the object at (bucket, key), except those in keep (the object replacing
+ * it may legitimately name the same blobs, e.g. a retried write). *found tells whether there
+ * was an object. The object row itself is left for the caller to replace or delete. */
+static meta_status object_release_blobs(conn *c, const char *bucket, const char *key,
+                                        blob_id_t *keep, int nkeep, bool *found)
+{
+    sqlite3_stmt *st = stmt(c, ST_OBJ_EXTENTS);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, key);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_DONE) return META_OK;
+    if (rc != SQLITE_ROW) return db_fail(c, "read object extents");
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (n == 0) return META_OK;   /* inline or empty */
+    if (n % EXT_REC) {
+        log_error("meta: corrupt extents for an object of bucket %s", bucket);
+        return META_ERROR;
+    }
+    /* Copied: queueing runs other statements, and the row's memory lives only until then. */
+    unsigned char *raw = malloc(n);
+    if (!raw) return META_ERROR;
+    memcpy(raw, sqlite3_column_blob(st, 0), n);
+    sqlite3_reset(st);
+    meta_status s = META_OK;
+    for (size_t off = 0; off < n && s == META_OK; off += EXT_REC) {
+        meta_extent e;
+        extent_decode(raw + off, &e);
+        if (!id_find(keep, nkeep, e.blob_id)) s = queue_blob(c, e.blob_id);
+    }
+    free(raw);
+    return s;
+}
+
+static meta_status bucket_exists(conn *c, const char *bucket)
+{
+    sqlite3_stmt *st = stmt(c, ST_BUCKET_GET);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return META_OK;
+    if (rc == SQLITE_DONE) return META_NOT_FOUND;
+    return db_fail(c, "read bucket");
+}
+
+/* Writes o as (bucket, o->key), queueing the blobs of the object it replaces. Runs inside the
+ * caller's transaction. */
+static meta_status object_write(conn *c, const char *bucket, const meta_object *o)
+{
+    if (!o->key || o->nextents < 0 || (o->nextents > 0 && !o->extents) ||
+        (o->nextents == 0 && !o->inline_data && o->size != 0))
+        return META_ERROR;
+    bool fail, found;
+    blob_id_t *keep = ids_sorted(o->extents, o->nextents, &fail);
+    if (fail) return META_ERROR;
+    meta_status s = object_release_blobs(c, bucket, o->key, keep, o->nextents, &found);
+    free(keep);
+    if (s != META_OK) return s;
+
+    unsigned char *ext = NULL;
+    if (o->nextents > 0) {
+        ext = malloc((size_t)o->nextents * EXT_REC);
+        if (!ext) return META_ERROR;
+        extents_encode(o->extents, o->nextents, ext);
+    }
+    sqlite3_stmt *st = stmt(c, ST_OBJ_PUT);
+    if (!st) {
+        free(ext);
+        return META_ERROR;
+    }
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, o->key);
+    sqlite3_bind_int64(st, 3, o->size);
+    bind_text(st, 4, o->etag);
+    sqlite3_bind_int64(st, 5, o->mtime_ms);
+    bind_text(st, 6, o->storage_class);
+    sqlite3_bind_int(st, 7, o->parts_count);
+    bind_text(st, 8, o->headers);
+    if (o->nextents > 0) {
+        sqlite3_bind_null(st, 9);
+        sqlite3_bind_blob(st, 10, ext, o->nextents * EXT_REC, SQLITE_STATIC);
+    } else {
+        /* Inline, possibly empty: a zero-length blob, never NULL (NULL means "in extents"). */
+        sqlite3_bind_blob64(st, 9, o->inline_data ? o->inline_data : "",
+                            o->inline_data ? (sqlite3_uint64)o->size : 0, SQLITE_STATIC);
+        sqlite3_bind_null(st, 10);
+    }
+    s = run(c, st, "write object");
+    free(ext);
+    for (int i = 0; i < o->nextents && s == META_OK; i++) s = ref_add(c, o->extents[i].blob_id);
+    return s;
+}
+
+/* --- open / close ------------------------------------------------------------------------ */
+
+static meta_status schema_init(conn *c)
+{
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st;
+    int version = -1;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version < 0) {
+        s = db_fail(c, "read schema version");
+    } else if (version > SCHEMA_VERSION) {
+        log_error("meta: %s has schema version %d; this wosd knows up to %d", c->m->path,
+                  version, SCHEMA_VERSION);
+        s = META_ERROR;
+    } else if (version == 0) {
+        char sql[64], *err = NULL;
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
+        if (sqlite3_exec(c->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+            log_error("meta: create schema: %s", err ? err : "?");
+            s = META_ERROR;
+        }
+        sqlite3_free(err);
+    }
+    /* Later versions migrate here, one step per version, inside this transaction. */
+    return tx_end(c, s);
+}
+
+meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out)
+{
+    *out = NULL;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("meta: mkdir %s: %s", dir, strerror(errno));
+        return META_ERROR;
+    }
+    meta_store *m = calloc(1, sizeof *m);
+    if (!m) return META_ERROR;
+    size_t n = strlen(dir) + sizeof "/meta.db";
+    m->path = malloc(n);
+    if (!m->path) {
+        free(m);
+        return META_ERROR;
+    }
+    snprintf(m->path, n, "%s/meta.db", dir);
+    m->durable = opt && opt->durable;
+    pthread_mutex_init(&m->mu, NULL);
+    if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
+        pthread_mutex_destroy(&m->mu);
+        free(m->path);
+        free(m);
+        return META_ERROR;
+    }
+    conn *c = conn_get(m);
+    if (!c || schema_init(c) != META_OK) {
+        meta_close(m);
+        return META_ERROR;
+    }
+    *out = m;
+    return META_OK;
+}
+
+void meta_close(meta_store *m)
+{
+    if (!m) return;
+    /* Deleting the key first means no exiting thread runs its destructor from here on; every
+     * connection left is in the registry, and no other thread may be using the store. */
+    pthread_key_delete(m->key);
+    for (conn *c = m->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_destroy(&m->mu);
+    free(m->path);
+    free(m);
+}
+
+/* --- buckets ----------------------------------------------------------------------------- */
+
+static void bucket_from_row(sqlite3_stmt *st, meta_bucket *b)
+{
+    copy_col(st, 0, b->name, sizeof b->name);
+    copy_col(st, 1, b->owner, sizeof b->owner);
+    copy_col(st, 2, b->region, sizeof b->region);
+    copy_col(st, 3, b->storage_class, sizeof b->storage_class);
+    b->created_ms = sqlite3_column_int64(st, 4);
+}
+
+static meta_status bucket_read(conn *c, const char *name, meta_bucket *out)
+{
+    sqlite3_stmt *st = stmt(c, ST_BUCKET_GET);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) {
+        if (out) bucket_from_row(st, out);
+    } else if (rc == SQLITE_DONE) {
+        s = META_NOT_FOUND;
+    } else {
+        s = db_fail(c, "read bucket");
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_bucket_create(meta_store *m, const meta_bucket *b, meta_bucket *existing)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    meta_bucket old;
+    s = bucket_read(c, b->name, &old);
+    if (s == META_OK) {
+        if (existing) *existing = old;
+        s = META_EXISTS;
+    } else if (s == META_NOT_FOUND) {
+        sqlite3_stmt *st = stmt(c, ST_BUCKET_INSERT);
+        if (!st) {
+            s = META_ERROR;
+        } else {
+            bind_text(st, 1, b->name);
+            bind_text(st, 2, b->owner);
+            bind_text(st, 3, b->region);
+            bind_text(st, 4, b->storage_class);
+            sqlite3_bind_int64(st, 5, b->created_ms);
+            s = run(c, st, "create bucket");
+        }
+    }
+    return tx_end(c, s);
+}
+
+meta_status meta_bucket_get(meta_store *m, const char *name, meta_bucket *out)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = bucket_read(c, name, out);
+    release(c);
+    return s;
+}
+
+/* Whether the statement (taking the bucket name as ?1) returns a row. */
+static meta_status bucket_has(conn *c, int id, const char *name, bool *has)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(c, statement_sql[id]);
+    *has = rc == SQLITE_ROW;
+    return META_OK;
+}
+
+meta_status meta_bucket_delete(meta_store *m, const char *name)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    bool objects = false, uploads = false;
+    s = bucket_read(c, name, NULL);
+    if (s == META_OK) s = bucket_has(c, ST_BUCKET_HAS_OBJECTS, name, &objects);
+    if (s == META_OK) s = bucket_has(c, ST_BUCKET_HAS_UPLOADS, name, &uploads);
+    if (s == META_OK && (objects || uploads)) s = META_NOT_EMPTY;
+    if (s == META_OK) {
+        sqlite3_stmt *st = stmt(c, ST_BUCKET_DELETE);
+        if (!st) s = META_ERROR;
+        else {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            s = run(c, st, "delete bucket");
+        }
+    }
+    return tx_end(c, s);
+}
+
+meta_status meta_bucket_list(meta_store *m, meta_bucket_fn fn, void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_BUCKET_LIST);
+    if (!st) return META_ERROR;
+    /* Collected first, so the callback runs with no statement open and may call back in. */
+    meta_bucket *all = NULL;
+    size_t n = 0, cap = 0;
+    meta_status s = META_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            meta_bucket *grown = realloc(all, ncap * sizeof *all);
+            if (!grown) {
+                s = META_ERROR;
+                break;
+            }
+            all = grown;
+            cap = ncap;
+        }
+        bucket_from_row(st, &all[n++]);
+    }
+    if (s == META_OK && rc != SQLITE_DONE) s = db_fail(c, "list buckets");
+    release(c);
+    if (s == META_OK)
+        for (size_t i = 0; i < n; i++) fn(cls, &all[i]);
+    free(all);
+    return s;
+}
+
+/* --- objects ----------------------------------------------------------------------------- */
+
+meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object *o)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
+    s = bucket_exists(c, bucket);
+    if (s == META_OK) s = object_write(c, bucket, o);
+    return tx_end(c, s);
+}
+
+meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, arena *a,
+                            meta_object *o)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_OBJ_GET);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, key);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    memset(o, 0, sizeof *o);
+    if (rc == SQLITE_DONE) {
+        s = META_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+        s = db_fail(c, "read object");
+    } else {
+        o->key = arena_strdup(a, key);
+        o->size = sqlite3_column_int64(st, 0);
+        copy_col(st, 1, o->etag, sizeof o->etag);
+        o->mtime_ms = sqlite3_column_int64(st, 2);
+        copy_col(st, 3, o->storage_class, sizeof o->storage_class);
+        o->parts_count = sqlite3_column_int(st, 4);
+        o->headers = arena_col(a, st, 5);
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            o->inline_data = arena_memdup(a, sqlite3_column_blob(st, 6),
+                                          (size_t)sqlite3_column_bytes(st, 6));
+        } else {
+            size_t n = (size_t)sqlite3_column_bytes(st, 7);
+            const unsigned char *raw = sqlite3_column_blob(st, 7);
+            if (n == 0 || n % EXT_REC) {
+                log_error("meta: corrupt extents for %s in bucket %s", key, bucket);
+                s = META_ERROR;
+            } else {
+                meta_extent *e = arena_alloc(a, n / EXT_REC * sizeof *e);
+                for (size_t i = 0; i < n / EXT_REC; i++) extent_decode(raw + i * EXT_REC, &e[i]);
+                o->extents = e;
+                o->nextents = (int)(n / EXT_REC);
+            }
+        }
+    }
+    release(c);
+    return s;
+}
+
+meta_status meta_object_delete(meta_store *m, const char *bucket, const char *key)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    bool found;
+    s = object_release_blobs(c, bucket, key, NULL, 0, &found);
+    if (s == META_OK && !found) s = META_NOT_FOUND;
+    if (s == META_OK) {
+        sqlite3_stmt *st = stmt(c, ST_OBJ_DELETE);
+        if (!st) s = META_ERROR;
+        else {
+            sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+            bind_key(st, 2, key);
+            s = run(c, st, "delete object");
+        }
+    }
+    return tx_end(c, s);
+}
+
+/* --- listing ----------------------------------------------------------------------------- */
+
+/* A key-ordered scan over one bucket's range [lo, successor(prefix)) that folds keys into
+ * common prefixes, re-seeking past each. Column 0 of the statement is the key. */
+typedef struct scan {
+    sqlite3_stmt *st;
+    const char *prefix, *delim;
+    size_t plen, dlen;
+    bool done;
+} scan;
+
+enum { SCAN_END, SCAN_ROW, SCAN_PREFIX, SCAN_ERR };
+
+/* The lower bound of a listing: the larger of the prefix and "just after `after`" (after+"\0"
+ * is the least byte string greater than after). When after lies inside a common prefix, that
+ * whole prefix has been listed, so the bound moves past it. Returns false when nothing can
+ * follow. *lo is malloc'd; *in_prefix tells whether after was inside a common prefix. */
+static bool list_lower_bound(const char *prefix, const char *delim, const char *after,
+                             unsigned char **lo, size_t *lolen, bool *in_prefix)
+{
+    size_t plen = strlen(prefix), dlen = strlen(delim), alen = strlen(after);
+    *in_prefix = false;
+    size_t cl = alen >= plen && memcmp(after, prefix, plen) == 0
+                    ? fold_len(after, alen, plen, delim, dlen)
+                    : 0;
+    unsigned char *b = malloc(alen + plen + 1);
+    if (!b) return false;
+    if (cl) {
+        *in_prefix = true;
+        memcpy(b, after, cl);
+        *lolen = successor(b, cl);
+        if (*lolen == 0) {
+            free(b);
+            return false;
+        }
+    } else if (alen && bytes_cmp(after, alen + 1, prefix, plen) > 0) {
+        memcpy(b, after, alen + 1);   /* with its NUL: after + "\0" */
+        *lolen = alen + 1;
+    } else {
+        memcpy(b, prefix, plen);
+        *lolen = plen;
+    }
+    *lo = b;
+    return true;
+}
+
+/* Starts the scan at lo: binds ?1 bucket, ?2 lo and, when the prefix has a successor, ?3 as the
+ * exclusive upper bound (choosing the statement that has it). Other parameters are the
+ * caller's to bind afterwards. */
+static sqlite3_stmt *scan_start(conn *c, scan *s, int id_open, int id_range, const char *bucket,
+                                const char *prefix, const char *delim, const unsigned char *lo,
+                                size_t lolen, unsigned char **hi_out)
+{
+    memset(s, 0, sizeof *s);
+    s->prefix = prefix;
+    s->delim = delim;
+    s->plen = strlen(prefix);
+    s->dlen = strlen(delim);
+    unsigned char *hi = malloc(s->plen + 1);
+    if (!hi) return NULL;
+    memcpy(hi, prefix, s->plen);
+    size_t hilen = successor(hi, s->plen);
+    s->st = stmt(c, hilen ? id_range : id_open);
+    if (!s->st) {
+        free(hi);
+        return NULL;
+    }
+    sqlite3_bind_text(s->st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s->st, 2, lo, (int)lolen, SQLITE_TRANSIENT);
+    if (hilen) sqlite3_bind_blob(s->st, 3, hi, (int)hilen, SQLITE_STATIC);
+    *hi_out = hi;   /* bound SQLITE_STATIC: the caller frees it after the scan */
+    return s->st;
+}
+
+/* The next row or common prefix. On SCAN_PREFIX, *cp (arena) is the prefix and the scan has
+ * already moved past every key under it; on SCAN_ROW the statement sits on the row. */
+static int scan_next(conn *c, scan *s, arena *a, const char **cp)
+{
+    if (s->done) return SCAN_END;
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_DONE) {
+        s->done = true;
+        return SCAN_END;
+    }
+    if (rc != SQLITE_ROW) {
+        db_fail(c, "list");
+        return SCAN_ERR;
+    }
+    scan_rows++;
+    const void *k = sqlite3_column_blob(s->st, 0);
+    size_t kl = (size_t)sqlite3_column_bytes(s->st, 0);
+    if (kl < s->plen || (s->plen && memcmp(k, s->prefix, s->plen) != 0)) {
+        s->done = true;   /* past the prefix (only reachable when it has no successor) */
+        return SCAN_END;
+    }
+    size_t cl = fold_len(k, kl, s->plen, s->delim, s->dlen);
+    if (!cl) return SCAN_ROW;
+    char *p = arena_strndup(a, k, cl);
+    *cp = p;
+    unsigned char *next = malloc(cl);
+    if (!next) return SCAN_ERR;
+    memcpy(next, p, cl);
+    size_t nl = successor(next, cl);
+    sqlite3_reset(s->st);
+    if (nl == 0) s->done = true;
+    else sqlite3_bind_blob(s->st, 2, next, (int)nl, SQLITE_TRANSIENT);
+    free(next);
+    return SCAN_PREFIX;
+}
+
+typedef struct obj_entry {
+    const char *cp;
+    meta_object o;
+} obj_entry;
+
+/* Grows an arena array of entries (the old copy stays in the arena; pages are small). */
+static void *grow(arena *a, void *old, int n, int *cap, size_t size)
+{
+    if (n < *cap) return old;
+    int ncap = *cap ? *cap * 2 : 32;
+    void *p = arena_alloc(a, (size_t)ncap * size);
+    if (n) memcpy(p, old, (size_t)n * size);
+    *cap = ncap;
+    return p;
+}
+
+meta_status meta_object_list(meta_store *m, const char *bucket, const meta_list_query *q,
+                             arena *a, meta_list_fn fn, void *cls, bool *truncated,
+                             const char **last)
+{
+    const char *prefix = q->prefix ? q->prefix : "";
+    const char *delim = q->delimiter ? q->delimiter : "";
+    const char *after = q->after ? q->after : "";
+    if (truncated) *truncated = false;
+    if (last) *last = "";
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+
+    unsigned char *lo = NULL, *hi = NULL;
+    size_t lolen;
+    bool in_prefix;
+    if (q->max <= 0 || !list_lower_bound(prefix, delim, after, &lo, &lolen, &in_prefix))
+        return META_OK;
+
+    /* One read transaction: every re-seek sees the same snapshot. */
+    meta_status s = tx_begin(c, false);
+    scan sc;
+    obj_entry *ent = NULL;
+    int n = 0, cap = 0;
+    bool more = false;
+    if (s == META_OK &&
+        !scan_start(c, &sc, ST_OBJ_LIST_OPEN, ST_OBJ_LIST_RANGE, bucket, prefix, delim, lo,
+                    lolen, &hi))
+        s = META_ERROR;
+    if (s == META_OK) {
+        sqlite3_bind_int64(sc.st, 4, q->start_ms);
+        sqlite3_bind_int64(sc.st, 5, q->end_ms);
+    }
+    while (s == META_OK) {
+        const char *cp = NULL;
+        int r = scan_next(c, &sc, a, &cp);
+        if (r == SCAN_END) break;
+        if (r == SCAN_ERR) {
+            s = META_ERROR;
+            break;
+        }
+        if (n == q->max) {   /* one entry beyond the page: the listing is truncated */
+            more = true;
+            break;
+        }
+        ent = grow(a, ent, n, &cap, sizeof *ent);
+        obj_entry *e = &ent[n++];
+        if (r == SCAN_PREFIX) {
+            e->cp = cp;
+            continue;
+        }
+        e->o.key = arena_col(a, sc.st, 0);
+        e->o.size = sqlite3_column_int64(sc.st, 1);
+        copy_col(sc.st, 2, e->o.etag, sizeof e->o.etag);
+        e->o.mtime_ms = sqlite3_column_int64(sc.st, 3);
+        copy_col(sc.st, 4, e->o.storage_class, sizeof e->o.storage_class);
+        e->o.parts_count = sqlite3_column_int(sc.st, 5);
+    }
+    s = tx_end(c, s);
+    free(lo);
+    free(hi);
+    if (s != META_OK) return s;
+    for (int i = 0; i < n; i++) fn(cls, ent[i].cp, ent[i].cp ? NULL : &ent[i].o);
+    if (truncated) *truncated = more;
+    if (last && n > 0) *last = ent[n - 1].cp ? ent[n - 1].cp : ent[n - 1].o.key;
+    return META_OK;
+}
+
+/* --- multipart uploads ------------------------------------------------------------------- */
+
+meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upload *u)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    s = bucket_exists(c, bucket);
+    if (s == META_OK) {
+        sqlite3_stmt *st = stmt(c, ST_UP_INSERT);
+        if (!st) {
+            s = META_ERROR;
+        } else {
+            bind_text(st, 1, u->upload_id);
+            sqlite3_bind_text(st, 2, bucket, -1, SQLITE_STATIC);
+            bind_key(st, 3, u->key);
+            sqlite3_bind_int64(st, 4, u->initiated_ms);
+            bind_text(st, 5, u->storage_class);
+            bind_text(st, 6, u->owner);
+            bind_text(st, 7, u->headers);
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_CONSTRAINT) s = META_EXISTS;
+            else if (rc != SQLITE_DONE) s = db_fail(c, "create upload");
+            sqlite3_reset(st);
+        }
+    }
+    return tx_end(c, s);
+}
+
+/* Reads upload_id and checks that it belongs to bucket and (when key is not NULL) key. Fills u
+ * (strings from a) when u is not NULL. */
+static meta_status upload_read(conn *c, const char *bucket, const char *key,
+                               const char *upload_id, arena *a, meta_upload *u)
+{
+    sqlite3_stmt *st = stmt(c, ST_UP_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, upload_id);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_DONE) {
+        s = META_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+        s = db_fail(c, "read upload");
+    } else if (strcmp((const char *)sqlite3_column_text(st, 0), bucket) != 0 ||
+               (key && !col_equals(st, 1, key))) {
+        s = META_NOT_FOUND;
+    } else if (u) {
+        memset(u, 0, sizeof *u);
+        snprintf(u->upload_id, sizeof u->upload_id, "%s", upload_id);
+        u->key = arena_col(a, st, 1);
+        u->initiated_ms = sqlite3_column_int64(st, 2);
+        copy_col(st, 3, u->storage_class, sizeof u->storage_class);
+        copy_col(st, 4, u->owner, sizeof u->owner);
+        u->headers = arena_col(a, st, 5);
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_upload_get(meta_store *m, const char *bucket, const char *key,
+                            const char *upload_id, arena *a, meta_upload *u)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = upload_read(c, bucket, key, upload_id, a, u);
+    release(c);
+    return s;
+}
+
+meta_status meta_part_put(meta_store *m, const char *bucket, const char *key,
+                          const char *upload_id, const meta_part *p)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    s = upload_read(c, bucket, key, upload_id, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, ST_PART_BLOB))) s = META_ERROR;
+    if (s == META_OK) {
+        bind_text(st, 1, upload_id);
+        sqlite3_bind_int(st, 2, p->number);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            blob_id_t old;
+            copy_col(st, 0, old, sizeof old);
+            sqlite3_reset(st);
+            if (strcmp(old, p->blob_id) != 0) s = queue_blob(c, old);
+        } else if (rc != SQLITE_DONE) {
+            s = db_fail(c, "read part");
+        }
+    }
+    if (s == META_OK && !(st = stmt(c, ST_PART_PUT))) s = META_ERROR;
+    if (s == META_OK) {
+        bind_text(st, 1, upload_id);
+        sqlite3_bind_int(st, 2, p->number);
+        sqlite3_bind_int64(st, 3, p->size);
+        bind_text(st, 4, p->etag);
+        bind_text(st, 5, p->blob_id);
+        sqlite3_bind_int64(st, 6, p->mtime_ms);
+        s = run(c, st, "write part");
+    }
+    if (s == META_OK) s = ref_add(c, p->blob_id);
+    return tx_end(c, s);
+}
+
+meta_status meta_part_list(meta_store *m, const char *upload_id, int after, int max,
+                           meta_part_fn fn, void *cls, bool *truncated)
+{
+    if (truncated) *truncated = false;
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, false);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_UP_GET);
+    int rc = SQLITE_ERROR;
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, upload_id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) s = META_NOT_FOUND;
+        else if (rc != SQLITE_ROW) s = db_fail(c, "read upload");
+        sqlite3_reset(st);
+    }
+    meta_part *parts = NULL;
+    int n = 0, cap = 0;
+    if (s == META_OK && !(st = stmt(c, ST_PART_LIST))) s = META_ERROR;
+    if (s == META_OK) {
+        bind_text(st, 1, upload_id);
+        sqlite3_bind_int(st, 2, after);
+        sqlite3_bind_int64(st, 3, max > 0 ? (int64_t)max + 1 : -1);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (max > 0 && n == max) {
+                if (truncated) *truncated = true;
+                break;
+            }
+            if (n == cap) {
+                int ncap = cap ? cap * 2 : 64;
+                meta_part *grown = realloc(parts, (size_t)ncap * sizeof *parts);
+                if (!grown) {
+                    s = META_ERROR;
+                    break;
+                }
+                parts = grown;
+                cap = ncap;
+            }
+            meta_part *p = &parts[n++];
+            p->number = sqlite3_column_int(st, 0);
+            p->size = sqlite3_column_int64(st, 1);
+            copy_col(st, 2, p->etag, sizeof p->etag);
+            copy_col(st, 3, p->blob_id, sizeof p->blob_id);
+            p->mtime_ms = sqlite3_column_int64(st, 4);
+        }
+        if (s == META_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(c, "list parts");
+    }
+    s = tx_end(c, s);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, &parts[i]);
+    else if (truncated)
+        *truncated = false;
+    free(parts);
+    return s;
+}
+
+/* The blob ids of every part of an upload (malloc'd into *out; *n of them). */
+static meta_status upload_part_blobs(conn *c, const char *upload_id, blob_id_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(c, ST_PART_BLOBS);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, upload_id);
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            blob_id_t *grown = realloc(*out, (size_t)cap * sizeof **out);
+            if (!grown) {
+                sqlite3_reset(st);
+                return META_ERROR;
+            }
+            *out = grown;
+        }
+        copy_col(st, 0, (*out)[(*n)++], sizeof **out);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? META_OK : db_fail(c, "read parts");
+}
+
+/* Deletes the upload's rows (the caller has dealt with the parts' blobs). */
+static meta_status upload_delete_rows(conn *c, const char *upload_id)
+{
+    sqlite3_stmt *st = stmt(c, ST_PART_DELETE_ALL);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, upload_id);
+    meta_status s = run(c, st, "delete parts");
+    if (s == META_OK && !(st = stmt(c, ST_UP_DELETE))) s = META_ERROR;
+    if (s == META_OK) {
+        bind_text(st, 1, upload_id);
+        s = run(c, st, "delete upload");
+    }
+    return s;
+}
+
+meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *upload_id,
+                                 const meta_object *o)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    arena *a = arena_new(512);
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) {
+        arena_free(a);
+        return s;
+    }
+    meta_upload u;
+    blob_id_t *parts = NULL, *used = NULL;
+    int nparts = 0;
+    bool fail = false;
+    s = upload_read(c, bucket, o->key, upload_id, a, &u);
+    if (s == META_OK) s = upload_part_blobs(c, upload_id, &parts, &nparts);
+    if (s == META_OK) {
+        if (nparts > 0) qsort(parts, (size_t)nparts, sizeof *parts, id_cmp);
+        /* Each extent must still be a part of this upload: a part re-uploaded since the caller
+         * read the list has a new blob id, and completing with the old one would name a blob
+         * already queued for removal. */
+        for (int i = 0; i < o->nextents && s == META_OK; i++)
+            if (!id_find(parts, nparts, o->extents[i].blob_id)) s = META_CONFLICT;
+    }
+    if (s == META_OK) {
+        used = ids_sorted(o->extents, o->nextents, &fail);
+        if (fail) s = META_ERROR;
+    }
+    for (int i = 0; i < nparts && s == META_OK; i++)
+        if (!id_find(used, o->nextents, parts[i])) s = queue_blob(c, parts[i]);
+    if (s == META_OK) s = upload_delete_rows(c, upload_id);
+    if (s == META_OK) {
+        meta_object obj = *o;
+        obj.key = u.key;   /* the upload's key, whether or not the caller repeated it */
+        s = object_write(c, bucket, &obj);
+    }
+    s = tx_end(c, s);
+    free(parts);
+    free(used);
+    arena_free(a);
+    return s;
+}
+
+meta_status meta_upload_abort(meta_store *m, const char *bucket, const char *key,
+                              const char *upload_id)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    blob_id_t *parts = NULL;
+    int nparts = 0;
+    s = upload_read(c, bucket, key, upload_id, NULL, NULL);
+    if (s == META_OK) s = upload_part_blobs(c, upload_id, &parts, &nparts);
+    for (int i = 0; i < nparts && s == META_OK; i++) s = queue_blob(c, parts[i]);
+    if (s == META_OK) s = upload_delete_rows(c, upload_id);
+    free(parts);
+    return tx_end(c, s);
+}
+
+typedef struct up_entry {
+    const char *cp;
+    meta_upload u;
+} up_entry;
+
+static void upload_from_row(arena *a, sqlite3_stmt *st, meta_upload *u)
+{
+    u->key = arena_col(a, st, 0);
+    copy_col(st, 1, u->upload_id, sizeof u->upload_id);
+    u->initiated_ms = sqlite3_column_int64(st, 2);
+    copy_col(st, 3, u->storage_class, sizeof u->storage_class);
+    copy_col(st, 4, u->owner, sizeof u->owner);
+}
+
+/* Uploads of key_marker itself that come after upload_id_marker in listing order (by
+ * initiation time, then id), appended to the page. Nothing when the marker upload is unknown:
+ * the listing then resumes with the next key, as with a key marker alone. */
+static meta_status upload_list_same_key(conn *c, const char *bucket, const char *key,
+                                        const char *id_marker, int max, arena *a,
+                                        up_entry **ent, int *n, int *cap, bool *more)
+{
+    meta_upload mu;
+    meta_status s = upload_read(c, bucket, key, id_marker, a, &mu);
+    if (s == META_NOT_FOUND) return META_OK;
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_UP_LIST_SAME_KEY);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, key);
+    sqlite3_bind_int64(st, 3, mu.initiated_ms);
+    bind_text(st, 4, id_marker);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        scan_rows++;
+        if (*n == max) {
+            *more = true;
+            break;
+        }
+        *ent = grow(a, *ent, *n, cap, sizeof **ent);
+        upload_from_row(a, st, &(*ent)[(*n)++].u);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(c, "list uploads");
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_upload_list(meta_store *m, const char *bucket, const meta_upload_query *q,
+                             arena *a, meta_upload_fn fn, void *cls, bool *truncated)
+{
+    const char *prefix = q->prefix ? q->prefix : "";
+    const char *delim = q->delimiter ? q->delimiter : "";
+    const char *kmark = q->key_marker ? q->key_marker : "";
+    const char *idmark = q->upload_id_marker ? q->upload_id_marker : "";
+    if (truncated) *truncated = false;
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+
+    unsigned char *lo = NULL, *hi = NULL;
+    size_t lolen;
+    bool in_prefix;
+    if (q->max <= 0 || !list_lower_bound(prefix, delim, kmark, &lo, &lolen, &in_prefix))
+        return META_OK;
+
+    meta_status s = tx_begin(c, false);
+    up_entry *ent = NULL;
+    int n = 0, cap = 0;
+    bool more = false;
+    size_t plen = strlen(prefix);
+    /* With both markers, the marker key's later uploads come first — unless that key folds
+     * into a common prefix, which the previous page has already returned whole. */
+    if (s == META_OK && *kmark && *idmark && !in_prefix && strncmp(kmark, prefix, plen) == 0)
+        s = upload_list_same_key(c, bucket, kmark, idmark, q->max, a, &ent, &n, &cap, &more);
+    scan sc;
+    if (s == META_OK && !more &&
+        !scan_start(c, &sc, ST_UP_LIST_OPEN, ST_UP_LIST_RANGE, bucket, prefix, delim, lo, lolen,
+                    &hi))
+        s = META_ERROR;
+    while (s == META_OK && !more) {
+        const char *cp = NULL;
+        int r = scan_next(c, &sc, a, &cp);
+        if (r == SCAN_END) break;
+        if (r == SCAN_ERR) {
+            s = META_ERROR;
+            break;
+        }
+        if (n == q->max) {
+            more = true;
+            break;
+        }
+        ent = grow(a, ent, n, &cap, sizeof *ent);
+        up_entry *e = &ent[n++];
+        if (r == SCAN_PREFIX) e->cp = cp;
+        else upload_from_row(a, sc.st, &e->u);
+    }
+    s = tx_end(c, s);
+    free(lo);
+    free(hi);
+    if (s != META_OK) return s;
+    for (int i = 0; i < n; i++) fn(cls, ent[i].cp, ent[i].cp ? NULL : &ent[i].u);
+    if (truncated) *truncated = more;
+    return META_OK;
+}
+
+/* --- garbage ----------------------------------------------------------------------------- */
+
+int meta_gc_take(meta_store *m, char (*ids)[META_BLOB_ID_LEN + 1], int max)
+{
+    conn *c = conn_get(m);
+    if (!c || max <= 0) return 0;
+    if (tx_begin(c, true) != META_OK) return 0;
+    sqlite3_stmt *st = stmt(c, ST_GC_PEEK);
+    meta_status s = st ? META_OK : META_ERROR;
+    int n = 0, rc = SQLITE_DONE;
+    if (st) {
+        sqlite3_bind_int(st, 1, max);
+        while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+            copy_col(st, 0, ids[n++], sizeof ids[0]);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(c, "read gc queue");
+        sqlite3_reset(st);
+    }
+    for (int i = 0; i < n && s == META_OK; i++) {
+        if (!(st = stmt(c, ST_GC_DELETE))) s = META_ERROR;
+        else {
+            bind_text(st, 1, ids[i]);
+            s = run(c, st, "take from gc queue");
+        }
+    }
+    return tx_end(c, s) == META_OK ? n : 0;
+}
+
+bool meta_blob_referenced(meta_store *m, const char *blob_id)
+{
+    conn *c = conn_get(m);
+    if (!c) return true;   /* when in doubt, keep the bytes */
+    sqlite3_stmt *st = stmt(c, ST_REFERENCED);
+    if (!st) return true;
+    bind_text(st, 1, blob_id);
+    int rc = sqlite3_step(st);
+    bool ref = rc != SQLITE_ROW || sqlite3_column_int(st, 0) != 0;
+    if (rc != SQLITE_ROW) db_fail(c, "check blob reference");
+    release(c);
+    return ref;
+}
