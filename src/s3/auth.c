@@ -157,7 +157,13 @@ s3_err auth_verify(const http_req *r, const auth_ctx *c, arena *a, auth_result *
             return auth_v4_header(&ar, true, rest);
         if (tok == 3 && strncmp(authz, "AWS", 3) == 0) return auth_v2_header(&ar, false, rest);
         if (tok == 3 && strncmp(authz, "WOS", 3) == 0) return auth_v2_header(&ar, true, rest);
-        return auth_fail(&ar, S3E_InvalidArgument, "Only AWS4-HMAC-SHA256 is supported");
+        /* A V4-shaped header under another algorithm name (wos-hmac-sha256, …-SHA512) is an
+         * unsupported algorithm (400, WOS-API.md §2.2); anything else ("Bearer …", garbage)
+         * is a malformed header: 403 AccessDenied for WOS (§8.2), AWS's 400 otherwise. */
+        if (strstr(rest, "Credential=") || strstr(rest, "Signature="))
+            return auth_fail(&ar, S3E_InvalidArgument, "Only AWS4-HMAC-SHA256 is supported");
+        if (aws) return auth_fail(&ar, S3E_InvalidArgument, "Unsupported Authorization Type");
+        return auth_fail(&ar, S3E_AccessDenied, NULL);
     }
     if (q_amz) {
         out->dialect = DIALECT_AWS;

@@ -64,7 +64,7 @@ void sb_puts(sbuf *s, const char *p);
 void sb_putc(sbuf *s, char c);
 
 /* --- the schemes ----------------------------------------------------------------------------- */
-/* authz: the Authorization value after the algorithm token. */
+/* params: the Authorization value after the algorithm token ("Credential=…, …"). */
 s3_err auth_v4_header(const auth_req *ar, bool wos, const char *params);
 /* prefix: "X-Amz-" or "X-Wos-", the spelling of the parameter names. */
 s3_err auth_v4_query(const auth_req *ar, const char *prefix);

@@ -39,6 +39,7 @@ static const struct {
     {"delete", SR_CORE},
     {"inventory", SR_BOTO | SR_JS},
     {"lifecycle", SR_CORE},
+    {"list-type", SR_BOTO},   /* botocore signs the "?list-type=2" of its ListObjectsV2 URI */
     {"location", SR_CORE},
     {"logging", SR_CORE},
     {"metadata", SR_WOS},
@@ -85,17 +86,12 @@ static bool is_subresource(const char *k, unsigned set)
     return false;
 }
 
-enum { DATE_STD, DATE_XDATE_LINE, DATE_BOTH };
-
 /* One client convention for the string-to-sign. */
 typedef struct v2_form {
     const char *prefix;   /* "x-amz-" or "x-wos-": the headers that are signed */
     unsigned set;         /* sub-resource names counted */
     bool raw_values;      /* sub-resource values as sent (aws-sdk-js) rather than decoded */
-    int date_mode;        /* DATE_STD: an x-*-date header empties the Date line (AWS rule);
-                           * DATE_XDATE_LINE: its value in the Date line instead (the AWS doc's
-                           * own DELETE example); DATE_BOTH: the Date header's value with the
-                           * x-*-date header signed as well */
+    bool bucket_slash;    /* "/bucket/" for a path-style "/bucket" (botocore signs it so) */
 } v2_form;
 
 typedef struct hdr {
@@ -120,7 +116,7 @@ static const char *trim(arena *a, const char *s)
 }
 
 /* "name:v1,v2\n" for every header with the prefix, sorted by lower-case name. */
-static void put_prefixed_headers(const auth_req *ar, sbuf *s, const char *prefix, const char *exclude)
+static void put_prefixed_headers(const auth_req *ar, sbuf *s, const char *prefix)
 {
     const http_req *r = ar->r;
     size_t nh = http_header_count(r), n = 0;
@@ -129,7 +125,6 @@ static void put_prefixed_headers(const auth_req *ar, sbuf *s, const char *prefix
         const char *name, *value;
         http_header_at(r, i, &name, &value);
         if (!str_has_prefix_ci(name, prefix)) continue;
-        if (exclude && strcasecmp(name, exclude) == 0) continue;
         char *lname = arena_strdup(ar->a, name);
         for (char *c = lname; *c; c++)
             if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
@@ -175,6 +170,7 @@ static void put_resource(const auth_req *ar, sbuf *s, const v2_form *f)
         sb_puts(s, ar->c->vhost_bucket);
     }
     sb_puts(s, path);
+    if (f->bucket_slash && path[0] == '/' && path[1] && !strchr(path + 1, '/')) sb_putc(s, '/');
 
     const qlist *q = ar->q;
     subres *v = arena_alloc(ar->a, (q->n + 1) * sizeof *v);
@@ -199,8 +195,10 @@ static void put_resource(const auth_req *ar, sbuf *s, const v2_form *f)
     }
 }
 
-/* The string-to-sign of one form; NULL when the form does not apply to this request.
- * expires: the Expires parameter (query form), else NULL. */
+/* The string-to-sign of one form. expires: the Expires parameter (query form), else NULL.
+ * An x-amz-date (x-wos-date) header empties the Date line and is signed among the x-*
+ * headers (the AWS rule), so a signature over Date alone does not verify a request that
+ * carries x-amz-date (WOS-API.md §8.2, "signature uses Date but request uses x-amz-date"). */
 static const char *string_to_sign(const auth_req *ar, const v2_form *f, const char *expires)
 {
     const http_req *r = ar->r;
@@ -208,22 +206,7 @@ static const char *string_to_sign(const auth_req *ar, const v2_form *f, const ch
     const char *date = http_header(r, "date");
     char xdate_name[16];
     snprintf(xdate_name, sizeof xdate_name, "%sdate", f->prefix);
-    const char *xdate = http_header(r, xdate_name);
-
-    const char *date_line, *exclude = NULL;
-    if (expires) {
-        if (f->date_mode != DATE_STD) return NULL;
-        date_line = expires;
-    } else if (f->date_mode == DATE_STD) {
-        date_line = xdate ? "" : date ? date : "";
-    } else if (f->date_mode == DATE_XDATE_LINE) {
-        if (!xdate) return NULL;
-        date_line = xdate;
-        exclude = xdate_name;
-    } else {
-        if (!xdate || !date) return NULL;
-        date_line = date;
-    }
+    const char *date_line = expires ? expires : http_header(r, xdate_name) ? "" : date ? date : "";
 
     sbuf s;
     sb_init(&s, ar->a, 512);
@@ -235,7 +218,7 @@ static const char *string_to_sign(const auth_req *ar, const v2_form *f, const ch
     sb_putc(&s, '\n');
     sb_puts(&s, trim(ar->a, date_line));
     sb_putc(&s, '\n');
-    put_prefixed_headers(ar, &s, f->prefix, exclude);
+    put_prefixed_headers(ar, &s, f->prefix);
     put_resource(ar, &s, f);
     return s.p;
 }
@@ -248,10 +231,10 @@ static const struct {
                 {SR_CORE | SR_JS, true}, {SR_CORE, false}},
   wos_sets[] = {{SR_ALL, false}, {SR_CORE | SR_WOS, false}, {SR_ALL, true}, {SR_CORE | SR_WOS, true}};
 
-enum { V2_MAX_FORMS = 32 };
+enum { V2_MAX_FORMS = 16 };
 
 /* Compares sig (base64 of HMAC-SHA1) with every distinct string-to-sign of the forms given by
- * prefixes × sub-resource sets × date modes. */
+ * prefixes × sub-resource conventions. */
 static bool v2_matches(const auth_req *ar, const char *secret, const char *sig, const char *const *prefixes,
                        size_t nprefixes, bool wos_sets_first, const char *expires)
 {
@@ -262,26 +245,27 @@ static bool v2_matches(const auth_req *ar, const char *secret, const char *sig, 
     const char *seen[V2_MAX_FORMS];
     size_t nseen = 0;
     bool ok = false;
+    bool bucket_only = !(ar->c->vhost_bucket && *ar->c->vhost_bucket) && http_path_raw(ar->r)[0] == '/' &&
+                       http_path_raw(ar->r)[1] && !strchr(http_path_raw(ar->r) + 1, '/');
+    for (int slash = 0; slash < (bucket_only ? 2 : 1) && !ok; slash++)
     for (size_t ip = 0; ip < nprefixes && !ok; ip++)
         for (int pass = 0; pass < 2 && !ok; pass++) {
             bool use_wos = (pass == 0) == wos_sets_first;
             size_t nsets = use_wos ? sizeof wos_sets / sizeof *wos_sets : sizeof aws_sets / sizeof *aws_sets;
-            for (size_t is = 0; is < nsets && !ok; is++)
-                for (int dm = DATE_STD; dm <= DATE_BOTH && !ok; dm++) {
-                    v2_form f = {.prefix = prefixes[ip],
-                                 .set = use_wos ? wos_sets[is].set : aws_sets[is].set,
-                                 .raw_values = use_wos ? wos_sets[is].raw : aws_sets[is].raw,
-                                 .date_mode = dm};
-                    const char *sts = string_to_sign(ar, &f, expires);
-                    if (!sts) continue;
-                    bool dup = false;
-                    for (size_t k = 0; k < nseen && !dup; k++) dup = strcmp(seen[k], sts) == 0;
-                    if (dup) continue;
-                    if (nseen < V2_MAX_FORMS) seen[nseen++] = sts;
-                    unsigned char mac[SHA1_LEN];
-                    hmac_sha1(secret, strlen(secret), sts, strlen(sts), mac);
-                    ok = ct_equal(mac, given, SHA1_LEN);
-                }
+            for (size_t is = 0; is < nsets && !ok; is++) {
+                v2_form f = {.prefix = prefixes[ip],
+                             .set = use_wos ? wos_sets[is].set : aws_sets[is].set,
+                             .raw_values = use_wos ? wos_sets[is].raw : aws_sets[is].raw,
+                             .bucket_slash = slash == 1};
+                const char *sts = string_to_sign(ar, &f, expires);
+                bool dup = false;
+                for (size_t k = 0; k < nseen && !dup; k++) dup = strcmp(seen[k], sts) == 0;
+                if (dup) continue;
+                if (nseen < V2_MAX_FORMS) seen[nseen++] = sts;
+                unsigned char mac[SHA1_LEN];
+                hmac_sha1(secret, strlen(secret), sts, strlen(sts), mac);
+                ok = ct_equal(mac, given, SHA1_LEN);
+            }
         }
     return ok;
 }

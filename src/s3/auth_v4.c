@@ -359,6 +359,11 @@ static s3_err v4_check(const v4 *v, const v4_parts *pp)
     }
 
     const char *decl = payload_decl(v);
+    /* S3 requires the header on header-signed requests; what WOS does is undocumented, so the
+     * WOS flavour stays lenient and treats it as UNSIGNED-PAYLOAD (WOS-API.md §2.2). */
+    if (!decl && !v->query && !v->wos)
+        return auth_fail(ar, S3E_InvalidRequest,
+                         "Missing required header for this request: x-amz-content-sha256");
     if (!classify_payload(decl, out))
         return auth_fail(ar, S3E_InvalidArgument,
                          arena_printf(ar->a, "%s must be UNSIGNED-PAYLOAD, "
@@ -406,7 +411,7 @@ static s3_err v4_check(const v4 *v, const v4_parts *pp)
     }
 
     add_candidate(payloads, &npl, decl ? decl : "UNSIGNED-PAYLOAD");
-    /* A generic SigV4 signer without the S3 header hashes the (empty) body itself. */
+    /* A generic SigV4 signer without the payload header hashes the (empty) body itself. */
     bool empty_alt = !decl && !v->query && http_content_length(ar->r) <= 0 && !http_is_chunked(ar->r);
     if (empty_alt) add_candidate(payloads, &npl, EMPTY_SHA256);
 

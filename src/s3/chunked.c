@@ -167,11 +167,12 @@ static s3_err chunk_header(aws_chunked *c)
         while (p < end && *p != ';') p++;
         size_t el = (size_t)(p - ext);
         static const char key[] = "chunk-signature=";
-        if (el >= sizeof key - 1 && memcmp(ext, key, sizeof key - 1) == 0) {
+        /* Unsigned modes ignore extensions: a stray signature there proves nothing. */
+        if (chunks_signed(c) && el >= sizeof key - 1 && memcmp(ext, key, sizeof key - 1) == 0) {
             const char *sig = ext + sizeof key - 1;
             size_t sl = el - (sizeof key - 1);
             while (sl && sig[sl - 1] == ' ') sl--;
-            if (sl != 64) return fail(c, chunks_signed(c) ? S3E_SignatureDoesNotMatch : S3E_InvalidRequest);
+            if (sl != 64) return fail(c, S3E_SignatureDoesNotMatch);
             memcpy(c->chunk_sig, sig, 64);
             c->chunk_sig[64] = 0;
             for (int i = 0; i < 64; i++)   /* signatures are compared as lower-case hex */

@@ -20,12 +20,19 @@ static const char *system_spelling[] = {
 
 s3_err s3_headers_collect(s3_req *q, const char **out)
 {
+    size_t n = http_header_count(q->http);
+    const char **names = arena_alloc(q->a, (n + 1) * sizeof *names);
+    const char **values = arena_alloc(q->a, (n + 1) * sizeof *values);
+    for (size_t i = 0; i < n; i++) http_header_at(q->http, i, &names[i], &values[i]);
+    return s3_headers_collect_pairs(q, n, names, values, out);
+}
+
+s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const char **values, const char **out)
+{
     buf b = {0};
     size_t meta_size = 0;
-    size_t n = http_header_count(q->http);
     for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        http_header_at(q->http, i, &name, &value);
+        const char *name = names[i], *value = values[i];
         const char *stored = NULL;
         for (int k = 0; system_headers[k]; k++)
             if (strcasecmp(name, system_headers[k]) == 0) stored = system_headers[k];

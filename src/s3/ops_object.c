@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "s3/s3_internal.h"
+#include "s3/range.h"
 #include "s3/xml_in.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -146,41 +147,6 @@ const s3_op op_put_object = {"PutObject", "wos:PutObject", put_begin, put_body, 
 
 /* --- GetObject / HeadObject --------------------------------------------------------------- */
 
-/* Parses a single "bytes=" range against size: 0 none (or ignored), 1 satisfiable, -1 not. */
-static int parse_range(const char *h, int64_t size, int64_t *off, int64_t *len)
-{
-    if (!h || strncmp(h, "bytes=", 6) != 0) return 0;
-    const char *p = h + 6;
-    if (strchr(p, ',')) return 0;   /* several ranges: answered with the whole object, as S3 does */
-    char *end;
-    if (*p == '-') {
-        long long n = strtoll(p + 1, &end, 10);
-        if (end == p + 1 || *end || n < 0) return 0;
-        if (n == 0 || size == 0) return -1;
-        if (n > size) n = size;
-        *off = size - n;
-        *len = n;
-        return 1;
-    }
-    if (*p < '0' || *p > '9') return 0;
-    long long a = strtoll(p, &end, 10);
-    if (*end != '-') return 0;
-    const char *q = end + 1;
-    long long b;
-    if (!*q) {
-        b = size - 1;
-    } else {
-        if (*q < '0' || *q > '9') return 0;
-        b = strtoll(q, &end, 10);
-        if (*end || b < a) return 0;
-    }
-    if (a >= size) return -1;
-    if (b >= size) b = size - 1;
-    *off = a;
-    *len = b - a + 1;
-    return 1;
-}
-
 static s3_err read_object(s3_req *q, bool head)
 {
     meta_bucket b;
@@ -220,7 +186,7 @@ static s3_err read_object(s3_req *q, bool head)
         }
         http_resp_header(q->http, "x-amz-mp-parts-count", arena_printf(q->a, "%d", count));
     } else {
-        int r = parse_range(http_header(q->http, "Range"), o.size, &off, &len);
+        int r = s3_range_parse(http_header(q->http, "Range"), o.size, &off, &len);
         if (r < 0) {
             http_resp_header(q->http, "Content-Range", arena_printf(q->a, "bytes */%lld", (long long)o.size));
             return S3E_InvalidRange;

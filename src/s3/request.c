@@ -295,7 +295,7 @@ static const s3_op *choose_op(s3_req *q)
         if (head) return &op_head_bucket;
         if (put) return &op_create_bucket;
         if (del) return &op_delete_bucket;
-        if (post) return &op_not_implemented;   /* browser POST upload: not yet */
+        if (post) return &op_post_object;
         return NULL;
     }
     if (s3_param_has(q, "acl")) return get ? &op_get_acl : put ? &op_put_acl : NULL;
@@ -318,12 +318,17 @@ static const s3_op *choose_op(s3_req *q)
 
 /* --- authentication ----------------------------------------------------------------------- */
 
-static int lookup_secret(void *cls, const char *access_key, char *secret, size_t cap)
+int s3_lookup_secret(const char *access_key, char *secret, size_t cap)
 {
-    (void)cls;
     if (strcmp(access_key, cfg->root_access_key) != 0) return -1;
     snprintf(secret, cap, "%s", cfg->root_secret_key);
     return 0;
+}
+
+static int lookup_secret(void *cls, const char *access_key, char *secret, size_t cap)
+{
+    (void)cls;
+    return s3_lookup_secret(access_key, secret, cap);
 }
 
 static s3_err authenticate(s3_req *q)
@@ -338,8 +343,6 @@ static s3_err authenticate(s3_req *q)
     s3_err e = auth_verify(q->http, &c, q->a, &q->auth, &msg);
     q->dialect = q->auth.dialect;
     if (e) return s3_fail(q, e, msg);
-    /* Until bucket policies exist, only signed requests of known users get anywhere. */
-    if (q->auth.kind == AUTH_ANON) return S3E_AccessDenied;
     return S3E_OK;
 }
 
@@ -406,6 +409,9 @@ static http_step on_begin(http_req *r)
         q->op = choose_op(q);
         if (!q->op) e = S3E_MethodNotAllowed;
     }
+    /* Until bucket policies exist, only signed requests of known users get anywhere. A browser
+     * POST carries its signature in the form: that operation checks it. */
+    if (!e && q->auth.kind == AUTH_ANON && q->op != &op_post_object) e = S3E_AccessDenied;
     if (!e) e = payload_setup(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
@@ -419,26 +425,28 @@ static http_step on_begin(http_req *r)
 static int sink(void *cls, const char *data, size_t n)
 {
     s3_req *q = cls;
-    if (q->failed) return 0;   /* keep draining; the error is answered at the end */
+    if (q->failed) return 0;   /* drained; the error is answered at the end */
     if (q->op->body) q->failed = q->op->body(q, data, n);
     return 0;
 }
 
+/* After a failure the rest of the body is read and dropped, up to this much, so the client
+ * reads the error instead of a connection reset; past it the connection is closed. */
+#define DRAIN_MAX ((uint64_t)16 << 20)
+
 static http_step on_body(http_req *r, const char *data, size_t n)
 {
     s3_req *q = req_of(r);
+    if (q->failed) {
+        q->drained += n;
+        return q->drained > DRAIN_MAX ? finish_with_error(q, q->failed) : HTTP_CONTINUE;
+    }
     if (q->payload_sha) hash_update(q->payload_sha, data, n);
     if (q->chunked) {
         s3_err e = aws_chunked_feed(q->chunked, data, n, sink, q);
         if (e && !q->failed) q->failed = e;
     } else {
         sink(q, data, n);
-    }
-    /* An error that makes the rest of the body useless is answered now. */
-    if (q->failed == S3E_EntityTooLarge || q->failed == S3E_MaxMessageLengthExceeded ||
-        q->failed == S3E_SignatureDoesNotMatch || q->failed == S3E_IncompleteBody ||
-        q->failed == S3E_InvalidRequest) {
-        return finish_with_error(q, q->failed);
     }
     return HTTP_CONTINUE;
 }
@@ -465,6 +473,7 @@ static void on_cleanup(http_req *r)
     if (!q) return;
     if (q->op && q->op->cleanup) q->op->cleanup(q);
     hash_discard(q->payload_sha);
+    aws_chunked_discard(q->chunked);
     buf_free(&q->xml_body);
 }
 

@@ -64,6 +64,7 @@ struct s3_req {
     void *op_state;
     const char *err_message;    /* replaces the table message in the error response */
     s3_err failed;              /* first error seen while streaming the body */
+    uint64_t drained;           /* body bytes dropped after that error */
 };
 
 /* --- request helpers (request.c) --------------------------------------------------------- */
@@ -85,6 +86,8 @@ s3_err s3_collect_body(s3_req *q, const char *data, size_t n);
 bool s3_bucket_name_valid(const char *name);
 /* The owner id/display name shown in listings and ACLs. */
 const char *s3_owner_id(const s3_req *q);
+/* The secret of an access key (0), or -1 when the key is unknown. */
+int s3_lookup_secret(const char *access_key, char *secret, size_t cap);
 
 /* --- object-level helpers shared by ops (ops_object.c) ----------------------------------- */
 /* Storage class from a header value (case-insensitive, with AWS aliases); NULL if invalid. */
@@ -95,7 +98,7 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_get_bucket_location, op_get_bucket_versioning, op_get_acl, op_put_acl, op_list_objects,
     op_list_object_versions, op_delete_objects, op_put_object, op_copy_object, op_get_object,
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
-    op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_not_implemented;
+    op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented;
 
 #endif
 
@@ -105,8 +108,10 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
  * metadata as "x-meta-<name>" (dialect-neutral: x-wos-meta-* and x-amz-meta-* are one thing),
  * and checksums as "x-amz-checksum-<alg>". */
 /* Collects the storable headers of this request; S3E_MetadataTooLarge past 2 KiB of user
- * metadata. extra (may be NULL) is appended as is. */
+ * metadata. */
 s3_err s3_headers_collect(s3_req *q, const char **out);
+/* The same from name/value pairs (the fields of a POST form). */
+s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const char **values, const char **out);
 /* Writes stored headers into the response in the request's dialect; checksums only when
  * with_checksums. */
 void s3_headers_emit(s3_req *q, const char *stored, bool with_checksums);
