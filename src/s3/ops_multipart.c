@@ -337,13 +337,18 @@ static s3_err parse_part_list(s3_req *q, listed_part **out, int *count)
 
 static s3_err complete_begin(s3_req *q)
 {
+    /* The upload may be gone because it completed: a retry then succeeds again, which only
+     * the part list can tell (complete_again). */
     meta_upload u;
-    return need_upload(q, &u);
+    s3_err e = need_upload(q, &u);
+    if (e == S3E_NoSuchUpload && s3_param_get(q, "uploadId")) return S3E_OK;
+    return e;
 }
 
 static s3_err complete_end(s3_req *q)
 {
     const char *upload_id = s3_param_get(q, "uploadId");
+    if (!upload_id || !*upload_id) return S3E_NoSuchUpload;
     listed_part *listed = NULL;
     int n = 0;
     s3_err e = parse_part_list(q, &listed, &n);

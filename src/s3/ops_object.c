@@ -85,7 +85,7 @@ static s3_err put_begin(s3_req *q)
     if ((e = acl_header_ok(q))) return e;
     put_state *s = arena_alloc(q->a, sizeof *s);
     q->op_state = s;
-    s->storage_class = b.storage_class;
+    s->storage_class = arena_strdup(q->a, b.storage_class);
     const char *sc = s3_xhdr(q, "storage-class");
     if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
     if ((e = s3_headers_collect(q, &s->headers))) return e;

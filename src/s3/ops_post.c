@@ -233,7 +233,7 @@ static s3_err start_file(s3_req *q, post_state *s)
 
     meta_bucket b;
     if (meta_bucket_get(q->cfg->meta, q->bucket, &b) != META_OK) return S3E_NoSuchBucket;
-    s->storage_class = b.storage_class;
+    s->storage_class = arena_strdup(q->a, b.storage_class);
     const char *sc = field(s, "x-wos-storage-class");
     if (!sc) sc = field(s, "x-amz-storage-class");
     if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;

@@ -98,20 +98,25 @@ bool s3_bucket_name_valid(const char *n)
 {
     size_t len = strlen(n);
     if (len < 3 || len > 63) return false;
+    int dots = 0;
     bool all_digits_dots = true;
     for (size_t i = 0; i < len; i++) {
         char c = n[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
         if (!ok) return false;
         if (!((c >= '0' && c <= '9') || c == '.')) all_digits_dots = false;
+        dots += c == '.';
         if (c == '.' && i + 1 < len && (n[i + 1] == '.' || n[i + 1] == '-')) return false;
         if (c == '-' && i + 1 < len && n[i + 1] == '.') return false;
     }
     if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9'))) return false;
     char last = n[len - 1];
     if (!((last >= 'a' && last <= 'z') || (last >= '0' && last <= '9'))) return false;
-    if (all_digits_dots) return false;   /* looks like an IP address */
-    if (strncmp(n, "xn--", 4) == 0) return false;
+    if (all_digits_dots && dots == 3) return false;   /* formatted as an IP address */
+    /* Prefixes and suffixes S3 reserves. */
+    if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0) return false;
+    if ((len > 8 && strcmp(n + len - 8, "-s3alias") == 0) || (len > 7 && strcmp(n + len - 7, "--ol-s3") == 0))
+        return false;
     return true;
 }
 
@@ -399,6 +404,9 @@ static http_step on_begin(http_req *r)
     http_set_ctx(r, q);
     q->dialect = guess_dialect(r);
 
+    /* The request line is capped at 8 KiB (the request target carries most of it). */
+    if (strlen(http_path_raw(r)) + strlen(http_query_raw(r)) > 8192 - 32)
+        return finish_with_error(q, s3_fail(q, S3E_InvalidRequest, "The request line is longer than 8 KiB."));
     /* HTTP/1.1 framing: both lengths at once is how requests get smuggled. */
     if (http_header(r, "Content-Length") && http_header(r, "Transfer-Encoding"))
         return finish_with_error(q, s3_fail(q, S3E_InvalidRequest,

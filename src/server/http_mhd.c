@@ -152,6 +152,9 @@ static struct MHD_Response *make_response(http_req *r)
     }
     }
     if (!resp) return NULL;
+    /* WOS lists Connection among the public response headers: say keep-alive explicitly
+     * (libmicrohttpd says close itself when it closes). */
+    MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
     for (size_t i = 0; i < r->nrhdrs; i++) MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
     return resp;
 }
