@@ -215,13 +215,32 @@ static s3_err get_acl_end(s3_req *q)
 
 const s3_op op_get_acl = {"GetAcl", "wos:GetObjectAcl", NULL, NULL, get_acl_end, NULL};
 
+/* Whether an AccessControlPolicy body says what "private" says: the owner alone, with
+ * FULL_CONTROL (clients such as s3cmd write back the document GET ?acl gave them). */
+static bool acl_body_is_private(s3_req *q)
+{
+    xml_doc *d = xml_parse(q->xml_body.data, q->xml_body.len);
+    xml_node *root = d ? xml_root(d, "AccessControlPolicy") : NULL;
+    xml_node *list = root ? xml_child(root, "AccessControlList") : NULL;
+    bool ok = list != NULL;
+    for (xml_node *g = list ? xml_next_child(list, NULL) : NULL; g && ok; g = xml_next_child(list, g)) {
+        xml_node *grantee = xml_child(g, "Grantee");
+        const char *id = grantee ? xml_child_text(q->a, grantee, "ID") : NULL;
+        const char *perm = xml_child_text(q->a, g, "Permission");
+        ok = id && perm && !strcmp(id, s3_owner_id(q)) && !strcmp(perm, "FULL_CONTROL");
+    }
+    xml_doc_free(d);
+    return ok;
+}
+
 static s3_err put_acl_end(s3_req *q)
 {
     s3_err e = acl_target_exists(q);
     if (e) return e;
     const char *acl = s3_xhdr(q, "acl");
-    if (q->xml_body.len || (acl && strcasecmp(acl, "private") != 0) || s3_xhdr(q, "grant-read") ||
-        s3_xhdr(q, "grant-full-control") || s3_xhdr(q, "grant-write"))
+    if ((acl && strcasecmp(acl, "private") != 0) || s3_xhdr(q, "grant-read") || s3_xhdr(q, "grant-full-control") ||
+        s3_xhdr(q, "grant-write") || s3_xhdr(q, "grant-read-acp") || s3_xhdr(q, "grant-write-acp") ||
+        (q->xml_body.len && !acl_body_is_private(q)))
         return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
     s3_respond_empty(q, 200);
     return S3E_OK;

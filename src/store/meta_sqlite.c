@@ -19,12 +19,14 @@
 #include "store/meta_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -137,6 +139,7 @@ typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     uint64_t in_use;            /* statements handed out since the last release */
+    bool writing;               /* the open transaction is a write */
     struct meta_store *m;
     struct conn *prev, *next;   /* the store's registry */
 } conn;
@@ -147,6 +150,14 @@ struct meta_store {
     pthread_key_t key;          /* this thread's conn */
     pthread_mutex_t mu;         /* guards conns */
     conn *conns;
+    /* Group commit: commits run with synchronous=NORMAL and are made durable by one fdatasync
+     * of the WAL that covers every commit finished before it started, so concurrent writers
+     * share a device flush instead of queueing one flush each. */
+    char *wal_path;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    uint64_t commit_seq, synced_seq;
+    bool syncing;
 };
 
 static _Thread_local uint64_t scan_rows;
@@ -204,11 +215,10 @@ static conn *conn_open(meta_store *m)
     }
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
     /* WAL: readers see a snapshot and never block the writer. synchronous=NORMAL in WAL mode
-     * keeps the database consistent across a crash but may lose the last commits on power loss;
-     * FULL syncs the log on every commit. */
+     * keeps the database consistent across a crash (checkpoints sync the log first); when the
+     * store is durable, group_sync() makes each commit durable before the caller hears of it. */
     char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
-             m->durable ? "FULL" : "NORMAL");
+    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
     char *err = NULL;
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &err) != SQLITE_OK) {
         log_error("meta: %s: %s", pragmas, err ? err : "?");
@@ -289,7 +299,50 @@ static meta_status run_id(conn *c, int id)
 
 static meta_status tx_begin(conn *c, bool write)
 {
+    c->writing = write;
     return run_id(c, write ? ST_BEGIN_WRITE : ST_BEGIN_READ);
+}
+
+static int sync_wal(meta_store *m)
+{
+    int fd = open(m->wal_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("meta: open %s: %s", m->wal_path, strerror(errno));
+        return -1;
+    }
+    int rc = fdatasync(fd);
+    if (rc) log_error("meta: fdatasync %s: %s", m->wal_path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* Returns once a flush of the log that started after this commit has finished. */
+static meta_status group_sync(meta_store *m)
+{
+    meta_status s = META_OK;
+    pthread_mutex_lock(&m->sync_mu);
+    uint64_t mine = ++m->commit_seq;
+    while (m->synced_seq < mine) {
+        if (m->syncing) {
+            pthread_cond_wait(&m->sync_cv, &m->sync_mu);
+            continue;
+        }
+        /* Become the flusher for every commit finished so far (theirs are numbered ≤ target). */
+        m->syncing = true;
+        uint64_t target = m->commit_seq;
+        pthread_mutex_unlock(&m->sync_mu);
+        int rc = sync_wal(m);
+        pthread_mutex_lock(&m->sync_mu);
+        m->syncing = false;
+        if (rc == 0 && target > m->synced_seq) m->synced_seq = target;
+        pthread_cond_broadcast(&m->sync_cv);
+        if (rc) {
+            s = META_ERROR;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->sync_mu);
+    return s;
 }
 
 /* Ends the transaction: commits when s is META_OK, else rolls back. Returns the outcome. */
@@ -298,6 +351,7 @@ static meta_status tx_end(conn *c, meta_status s)
     release(c);
     if (s == META_OK) {
         s = run_id(c, ST_COMMIT);
+        if (s == META_OK && c->writing && c->m->durable) s = group_sync(c->m);
         if (s == META_OK) return s;
     }
     if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
@@ -576,10 +630,22 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
         return META_ERROR;
     }
     snprintf(m->path, n, "%s/meta.db", dir);
+    m->wal_path = malloc(n + 4);
+    if (!m->wal_path) {
+        free(m->path);
+        free(m);
+        return META_ERROR;
+    }
+    snprintf(m->wal_path, n + 4, "%s-wal", m->path);
     m->durable = opt && opt->durable;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->sync_mu, NULL);
+    pthread_cond_init(&m->sync_cv, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
         pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->sync_mu);
+        pthread_cond_destroy(&m->sync_cv);
+        free(m->wal_path);
         free(m->path);
         free(m);
         return META_ERROR;
@@ -604,6 +670,9 @@ void meta_close(meta_store *m)
         conn_close(c);
     }
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->sync_mu);
+    pthread_cond_destroy(&m->sync_cv);
+    free(m->wal_path);
     free(m->path);
     free(m);
 }
