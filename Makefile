@@ -1,7 +1,8 @@
 # wosd — build with GNU Make.
 #   make            release build: build/wosd
 #   make run        install build deps, build, and serve on 127.0.0.1:9000 over ./data
-#   make test       install test deps, build, run unit + integration tests, then again under ASan+UBSan
+#   make test       install test deps, build, run unit + integration tests, then again under ASan+UBSan,
+#                   then every fuzz target for a few seconds
 #   make asan       sanitizer build: build/asan/wosd
 #   make unit       unit tests of the release build only
 CC      ?= cc
@@ -63,9 +64,12 @@ unit: all unit-bins
 test: deps-test
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang build/asan/wosd unit-bins
+	@$(MAKE) --no-print-directory fuzz-build
 	@bash scripts/run-tests.sh all
 
 clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:%=%.d)
+
+include tests/fuzz/fuzz.mk

@@ -3,6 +3,7 @@
 #   run-tests.sh all          unit + integration on build/, then on build/asan/
 #   run-tests.sh unit DIR     unit tests of one build directory
 #   run-tests.sh integ DIR    integration tests against DIR/wosd
+#   run-tests.sh fuzz         every fuzz target for FUZZ_SECONDS (5) each
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -39,6 +40,17 @@ run_integ() {  # $1 = build dir
   passed=$((passed + p)); failed=$((failed + f))
 }
 
+run_fuzz() {  # each fuzz target briefly, over its seed corpus
+  local out rc t
+  out=$(FUZZ_DIR=build/fuzz bash scripts/fuzz.sh smoke --seconds "${FUZZ_SECONDS:-5}" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  t=$(printf '%s\n' "$out" | grep -c ' ok (')
+  local f; f=$(printf '%s\n' "$out" | grep -c 'FAILED$')
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+  echo "fuzz: $t passed, $f failed"
+  passed=$((passed + t)); failed=$((failed + f))
+}
+
 case "${1:-all}" in
   unit)  run_unit "${2:-build}" ;;
   integ) run_integ "${2:-build}" ;;
@@ -48,7 +60,9 @@ case "${1:-all}" in
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     run_unit build/asan
     run_integ build/asan
+    run_fuzz
     ;;
+  fuzz) run_fuzz ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

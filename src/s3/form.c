@@ -140,8 +140,10 @@ static int drain(form_parser *f, const form_callbacks *cb, void *cls, bool final
                 f->st = ST_END;
                 break;
             }
+            /* The limits hold however the body was split: checked on what is found, too. */
             char *crlf = memmem(f->win, f->wlen, "\r\n", 2);
             if (!crlf) return f->wlen > 256 ? FORM_MALFORMED : 0;
+            if (crlf - f->win > 256) return FORM_MALFORMED;
             for (char *p = f->win; p < crlf; p++)
                 if (*p != ' ' && *p != '\t') return FORM_MALFORMED;
             size_t used = (size_t)(crlf - f->win) + 2;
@@ -154,6 +156,7 @@ static int drain(form_parser *f, const form_callbacks *cb, void *cls, bool final
             char *end = memmem(f->win, f->wlen, "\r\n\r\n", 4);
             if (!end) return f->wlen > HEADERS_MAX ? FORM_MALFORMED : 0;
             size_t hlen = (size_t)(end - f->win);
+            if (hlen > HEADERS_MAX) return FORM_MALFORMED;
             int rc = parse_headers(f, f->win, hlen, cb, cls);
             if (rc) return rc;
             size_t used = hlen + 4;

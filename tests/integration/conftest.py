@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import wos_client as wc  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WOSD_BIN = os.environ.get("WOSD_BIN") or os.path.join(REPO, "build", "wosd")
+WOSD_BIN = os.path.abspath(os.environ.get("WOSD_BIN") or os.path.join(REPO, "build", "wosd"))
 DOMAIN = "s3.local.test"
 REGION = "us-east-1"
 ROOT_AK = "WOSDTESTROOTKEY00001"
@@ -118,8 +118,9 @@ class WosdServer:
         for _attempt in range(3):
             if not (keep_port and self.port):
                 self.port = free_port()
-            env = dict(os.environ)
-            env.update({"WOSD_ROOT_ACCESS_KEY": self.access_key, "WOSD_ROOT_SECRET_KEY": self.secret_key})
+            env = {k: v for k, v in os.environ.items() if not k.startswith("WOSD_ROOT_")}
+            if self.access_key is not None:  # None: let wosd generate (or reuse) its root credentials
+                env.update({"WOSD_ROOT_ACCESS_KEY": self.access_key, "WOSD_ROOT_SECRET_KEY": self.secret_key})
             env.update(self.extra_env)
             with open(self.log_path, "ab") as log:
                 log.write(("\n==== %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(self.command()))).encode())
@@ -226,9 +227,15 @@ class WosdServer:
         config = Config(s3={"addressing_style": addressing_style}, signature_version=signature_version,
                         retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
                         read_timeout=300, region_name=self.region, **cfg)
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             "s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key, region_name=self.region, config=config)
+
+        def after_call(http_response, model, **kw):
+            wc.check_common_headers(model.name, "(boto3)", http_response.status_code, http_response.headers)
+
+        client.meta.events.register("after-call.s3", after_call)
+        return client
 
     def client(self, scheme="wos4", **kw):
         return wc.Client(self.host, self.port, self.access_key, self.secret_key, self.region, scheme, **kw)
@@ -263,11 +270,17 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         for s in _all_servers:
-            if s.proc is None:
+            # the servers of this test (still running) and any that died with an error status
+            if s.proc is None or (not s.alive() and s.proc.returncode in (0, -signal.SIGKILL, -signal.SIGTERM)):
                 continue
             state = "running" if s.alive() else "exited(%s)" % s.proc.returncode
-            rep.sections.append(("wosd[%s] %s pid %s log tail (%s)" % (s.name, state, s.pid, s.log_path),
-                                 s.log_tail(30)))
+            text = s.log_text()
+            m = re.search(r"^.*(ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:).*$", text, re.M)
+            if m:  # show the sanitizer report's head (the stack), not only the tail
+                text = "\n".join(text[m.start():].splitlines()[:45]) + "\n[...]\n" + s.log_tail(10)
+            else:
+                text = s.log_tail(30)
+            rep.sections.append(("wosd[%s] %s pid %s log (%s)" % (s.name, state, s.pid, s.log_path), text))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -280,6 +293,17 @@ def pytest_sessionfinish(session, exitstatus):
     if bad:
         sys.stderr.write("\n==== sanitizer reports in wosd logs ====\n" + "\n".join(bad[:50]) + "\n")
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _common_response_headers():
+    """Fails a test during which any response lacked x-wos-request-id/x-amz-request-id/Date/Server."""
+    del wc.HEADER_VIOLATIONS[:]
+    yield
+    if wc.HEADER_VIOLATIONS:
+        v = list(wc.HEADER_VIOLATIONS)
+        del wc.HEADER_VIOLATIONS[:]
+        pytest.fail("responses without the common headers:\n  " + "\n  ".join(v[:10]), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
@@ -477,7 +501,8 @@ def s3cmd_configs(server, cli_dir):
 @pytest.fixture(scope="session")
 def s3cmd(s3cmd_configs, cli_dir):
     """s3cmd(version) -> CLI runner with that signature version ('v4' or 'v2')."""
-    env = dict(os.environ, HOME=cli_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = cli_dir
     return lambda version="v4": CLI(S3CMD, env, ["-c", s3cmd_configs[version], "--no-progress"])
 
 
@@ -489,5 +514,6 @@ def rclone(server, cli_dir):
         f.write("[wosd]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\n"
                 "endpoint = %s\nregion = %s\nforce_path_style = true\n" % (
                     server.access_key, server.secret_key, server.endpoint, server.region))
-    env = dict(os.environ, HOME=cli_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_"))}
+    env["HOME"] = cli_dir
     return CLI(RCLONE, env, ["--config", cfg, "--retries", "1", "--low-level-retries", "1"])
