@@ -7,7 +7,6 @@ log file in the session's temporary directory; the tail is attached to every fai
 
 Environment:
   WOSD_BIN              server binary
-  WOSD_TEST_MULTIPART   set (to anything non-empty) to run the tests marked `multipart`
   WOSD_TEST_KEEP        set to keep the temporary directory (data, logs, client configs)
 """
 import atexit
@@ -245,7 +244,7 @@ class WosdServer:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "multipart: multipart upload tests (WOSD_TEST_MULTIPART)")
+    config.addinivalue_line("markers", "multipart: multipart upload tests")
     config.addinivalue_line("markers", "slow: long-running tests")
     config.addinivalue_line("markers", "clients: subprocess clients")
 
@@ -253,15 +252,6 @@ def pytest_configure(config):
         raise TimeoutError("test exceeded its time limit")
 
     signal.signal(signal.SIGALRM, on_alarm)
-
-
-def pytest_collection_modifyitems(config, items):
-    if os.environ.get("WOSD_TEST_MULTIPART"):
-        return
-    skip = pytest.mark.skip(reason="multipart tests are off (set WOSD_TEST_MULTIPART=1 to run them)")
-    for item in items:
-        if "multipart" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.hookimpl(hookwrapper=True)

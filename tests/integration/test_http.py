@@ -90,6 +90,26 @@ def test_pipelined_requests_answered_in_order(server, s3, bucket):
     assert results[6][1]["content-length"] == str(len(b"body-3" * 4))
 
 
+def test_pipelined_after_refused_upload(server, s3, bucket):
+    """A refused PUT's body is never taken for the next request: after the 403 the connection
+    either carries on correctly or is closed."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"still fine")
+    c = server.client("aws4")
+    body = b"GET /not-a-request HTTP/1.1\r\nHost: x\r\n\r\n" + b"z" * 2000
+    bad = c.build("PUT", wc.key_path(bucket, "refused"), body=body, payload="unsigned", sign={"sk": "wrong"})
+    good = c.build("GET", wc.key_path(bucket, "k"))
+    with _conn(server) as conn:
+        conn.send(bad + good)
+        st, _, b1 = conn.read_response()
+        assert st == 403 and wc.error_code(b1) == "SignatureDoesNotMatch", (st, b1)
+        try:
+            st2, _, b2 = conn.read_response()
+        except (ConnectionError, OSError):
+            return  # closed after the refusal: fine
+        assert (st2, b2) == (200, b"still fine"), (st2, b2[:200])
+    assert server.client("aws4").head(bucket, "refused").status == 404
+
+
 # ------------------------------------------------------------------------------------ chunked bodies
 
 

@@ -1,7 +1,6 @@
 """Multipart upload (issue 3), starting with the seed page: Initiate Multipart Upload.
 
-Marked `multipart`: skipped unless WOSD_TEST_MULTIPART is set (the lead enables them once the
-server has multipart)."""
+Marked `multipart` (select them with -m multipart)."""
 import concurrent.futures
 import os
 import re

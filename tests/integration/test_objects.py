@@ -32,7 +32,8 @@ def test_put_get_head_roundtrip(s3, bucket):
     assert hh.get("accept-ranges") == "bytes"
 
 
-@pytest.mark.parametrize("size", [0, 1, 4096, 65_537, 1 << 20, 3 * (1 << 20) + 17])
+@pytest.mark.parametrize("size", [0, 1, 4096, 16383, 16384, 16385, 32767, 32768, 32769, 65535, 65536, 65_537,
+                                  131072, 1 << 20, 3 * (1 << 20) + 17])
 def test_sizes(s3, bucket, size):
     data = payload(size)
     s3.put_object(Bucket=bucket, Key="s%d" % size, Body=data)
@@ -299,13 +300,18 @@ def test_range_unsatisfiable(raw, bucket, rng):
     assert_error(r, 416, "InvalidRange")
 
 
-def test_range_boto3(s3, bucket):
-    data = payload(3000)
+@pytest.mark.parametrize("size", [3000, 300_000, 3 << 20])
+def test_range_boto3(s3, bucket, size):
+    data = payload(size)
     s3.put_object(Bucket=bucket, Key="r", Body=data)
-    g = s3.get_object(Bucket=bucket, Key="r", Range="bytes=100-199")
-    assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
-    assert g["ContentRange"] == "bytes 100-199/3000"
-    assert g["Body"].read() == data[100:200]
+    for a, b in ((100, 199), (0, 0), (size - 1, size - 1), (size // 2 - 7, size // 2 + 70000)):
+        b = min(b, size - 1)
+        g = s3.get_object(Bucket=bucket, Key="r", Range="bytes=%d-%d" % (a, b))
+        assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert g["ContentRange"] == "bytes %d-%d/%d" % (a, b, size)
+        assert g["Body"].read() == data[a:b + 1]
+    g = s3.get_object(Bucket=bucket, Key="r", Range="bytes=-10")
+    assert g["Body"].read() == data[-10:]
 
 
 # ------------------------------------------------------------------------------------ conditional GET
