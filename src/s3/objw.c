@@ -2,6 +2,7 @@
  * asked for) as it streams, kept in memory when small enough to live in the metadata row,
  * otherwise written to a blob. Memory stays bounded whatever the size. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -9,6 +10,7 @@
 #include "util/checksum.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/timefmt.h"
 
 /* Bodies up to this size are stored inline in the metadata row: one transaction, no file. */
 #define INLINE_MAX (32 * 1024)
@@ -184,4 +186,29 @@ void objw_abort(objw *w)
 void objw_keep(objw *w)
 {
     if (w) w->committed = false;
+}
+
+s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
+                          const char *storage_class, const char *headers, int64_t *mtime_ms)
+{
+    s3_req *q = w->q;
+    meta_extent ext = {0};
+    meta_object o = {.key = key, .size = res->size, .mtime_ms = time_now_ms(), .headers = headers};
+    snprintf(o.etag, sizeof o.etag, "%s", etag ? etag : res->etag);
+    snprintf(o.storage_class, sizeof o.storage_class, "%s", storage_class);
+    if (res->inline_data) {
+        o.inline_data = res->inline_data;
+    } else {
+        memcpy(ext.blob_id, res->blob_id, sizeof ext.blob_id);
+        ext.size = res->size;
+        memcpy(ext.etag, res->etag, sizeof ext.etag);
+        o.nextents = 1;
+        o.extents = &ext;
+    }
+    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
+    if (st == META_NOT_FOUND) return S3E_NoSuchBucket;   /* deleted while the body arrived */
+    if (st != META_OK) return S3E_InternalError;
+    objw_keep(w);
+    if (mtime_ms) *mtime_ms = o.mtime_ms;
+    return S3E_OK;
 }

@@ -28,14 +28,6 @@ static s3_err need_bucket(s3_req *q, meta_bucket *b)
     return meta_err(meta_bucket_get(q->cfg->meta, q->bucket, b ? b : &tmp));
 }
 
-static void owner_xml(s3_req *q, xmlw *w)
-{
-    xml_open(w, "Owner");
-    xml_elem(w, "ID", s3_owner_id(q));
-    xml_elem(w, "DisplayName", s3_owner_id(q));
-    xml_close(w, "Owner");
-}
-
 /* --- ListBuckets -------------------------------------------------------------------------- */
 
 static void list_one(void *cls, const meta_bucket *b)
@@ -53,7 +45,7 @@ static s3_err list_buckets_end(s3_req *q)
 {
     xmlw w = {0};
     s3_xml_begin(q, &w, "ListAllMyBucketsResult");
-    owner_xml(q, &w);
+    xml_owner(&w, "Owner", s3_owner_id(q));
     xml_open(&w, "Buckets");
     void *cls[1] = {&w};
     if (meta_bucket_list(q->cfg->meta, list_one, cls) != META_OK) {
@@ -199,7 +191,7 @@ static s3_err get_acl_end(s3_req *q)
     if (e) return e;
     xmlw w = {0};
     s3_xml_begin(q, &w, "AccessControlPolicy");
-    owner_xml(q, &w);
+    xml_owner(&w, "Owner", s3_owner_id(q));
     xml_open(&w, "AccessControlList");
     buf_puts(&w.b, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">");
     xml_elem(&w, "ID", s3_owner_id(q));

@@ -55,12 +55,7 @@ static void on_entry(void *cls, const char *prefix, const meta_object *o)
     xml_elem(w, "ETag", arena_printf(c->q->a, "\"%s\"", o->etag));
     xml_elem_i64(w, "Size", o->size);
     xml_elem(w, "StorageClass", o->storage_class);
-    if (c->owner) {
-        xml_open(w, "Owner");
-        xml_elem(w, "ID", s3_owner_id(c->q));
-        xml_elem(w, "DisplayName", s3_owner_id(c->q));
-        xml_close(w, "Owner");
-    }
+    if (c->owner) xml_owner(w, "Owner", s3_owner_id(c->q));
     xml_close(w, tag);
 }
 

@@ -35,14 +35,6 @@ static s3_err need_upload(s3_req *q, meta_upload *u)
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchUpload : S3E_InternalError;
 }
 
-static void owner_elems(s3_req *q, xmlw *w, const char *tag, const char *id)
-{
-    xml_open(w, tag);
-    xml_elem(w, "ID", id);
-    xml_elem(w, "DisplayName", id);
-    xml_close(w, tag);
-}
-
 /* --- Initiate ------------------------------------------------------------------------------ */
 
 static s3_err initiate_begin(s3_req *q)
@@ -512,8 +504,8 @@ static s3_err list_parts_end(s3_req *q)
     xml_elem(&w, "Bucket", q->bucket);
     xml_elem(&w, "Key", q->key);
     xml_elem(&w, "UploadId", u.upload_id);
-    owner_elems(q, &w, "Initiator", u.owner);
-    owner_elems(q, &w, "Owner", u.owner);
+    xml_owner(&w, "Initiator", u.owner);
+    xml_owner(&w, "Owner", u.owner);
     xml_elem(&w, "StorageClass", u.storage_class);
     xml_elem_i64(&w, "PartNumberMarker", marker);
     xml_elem_i64(&w, "NextPartNumberMarker", c.last);
@@ -553,8 +545,8 @@ static void upload_entry(void *cls, const char *prefix, const meta_upload *u)
     xml_open(c->w, "Upload");
     xml_elem(c->w, "Key", u->key);
     xml_elem(c->w, "UploadId", u->upload_id);
-    owner_elems(c->q, c->w, "Initiator", u->owner);
-    owner_elems(c->q, c->w, "Owner", u->owner);
+    xml_owner(c->w, "Initiator", u->owner);
+    xml_owner(c->w, "Owner", u->owner);
     xml_elem(c->w, "StorageClass", u->storage_class);
     char ts[25];
     time_fmt_iso_ms(u->initiated_ms, ts);

@@ -109,28 +109,8 @@ static s3_err put_end(s3_req *q)
     if (e) return e;
 
     const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
-    meta_extent ext = {0};
-    meta_object o = {
-        .key = q->key,
-        .size = res.size,
-        .mtime_ms = time_now_ms(),
-        .headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers,
-    };
-    snprintf(o.etag, sizeof o.etag, "%s", res.etag);
-    snprintf(o.storage_class, sizeof o.storage_class, "%s", s->storage_class);
-    if (res.inline_data) {
-        o.inline_data = res.inline_data;
-    } else {
-        memcpy(ext.blob_id, res.blob_id, sizeof ext.blob_id);
-        ext.size = res.size;
-        memcpy(ext.etag, res.etag, sizeof ext.etag);
-        o.nextents = 1;
-        o.extents = &ext;
-    }
-    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
-    if (st == META_NOT_FOUND) return S3E_NoSuchBucket;   /* deleted while we uploaded */
-    if (st != META_OK) return S3E_InternalError;
-    objw_keep(s->w);
+    const char *headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers;
+    if ((e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, NULL))) return e;
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
     if (ck) http_resp_header(q->http, ck_header, ck);
     s3_respond_empty(q, 200);
@@ -310,31 +290,18 @@ static s3_err copy_end(s3_req *q)
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;
 
-    meta_extent ext = {0};
-    meta_object o = {.key = q->key, .size = res.size, .mtime_ms = time_now_ms(), .headers = headers};
     /* A copy keeps the source's ETag: for a multipart source the bytes are one blob now, but
      * clients compare ETags across copies. */
-    snprintf(o.etag, sizeof o.etag, "%s", src.parts_count ? src.etag : res.etag);
-    snprintf(o.storage_class, sizeof o.storage_class, "%s", storage_class);
-    if (res.inline_data) {
-        o.inline_data = res.inline_data;
-    } else {
-        memcpy(ext.blob_id, res.blob_id, sizeof ext.blob_id);
-        ext.size = res.size;
-        memcpy(ext.etag, res.etag, sizeof ext.etag);
-        o.nextents = 1;
-        o.extents = &ext;
-    }
-    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
-    if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
-    objw_keep(s->w);
+    const char *etag = src.parts_count ? src.etag : res.etag;
+    int64_t mtime;
+    if ((e = objw_commit_object(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
 
     xmlw w = {0};
     s3_xml_begin(q, &w, "CopyObjectResult");
     char ts[25];
-    time_fmt_iso_ms(o.mtime_ms, ts);
+    time_fmt_iso_ms(mtime, ts);
     xml_elem(&w, "LastModified", ts);
-    xml_elem(&w, "ETag", quoted(q, o.etag));
+    xml_elem(&w, "ETag", quoted(q, etag));
     xml_end(&w, "CopyObjectResult");
     s3_respond_xml(q, 200, &w);
     return S3E_OK;

@@ -355,22 +355,7 @@ static s3_err post_end(s3_req *q)
     if (res.size < s->min_len) return s3_fail(q, S3E_EntityTooSmall, "Your proposed upload is smaller than the minimum allowed size");
     if (s->max_len >= 0 && res.size > s->max_len) return s3_fail(q, S3E_EntityTooLarge, "Your proposed upload exceeds the maximum allowed size");
 
-    meta_extent ext = {0};
-    meta_object o = {.key = s->key, .size = res.size, .mtime_ms = time_now_ms(), .headers = s->headers};
-    snprintf(o.etag, sizeof o.etag, "%s", res.etag);
-    snprintf(o.storage_class, sizeof o.storage_class, "%s", s->storage_class);
-    if (res.inline_data) {
-        o.inline_data = res.inline_data;
-    } else {
-        memcpy(ext.blob_id, res.blob_id, sizeof ext.blob_id);
-        ext.size = res.size;
-        memcpy(ext.etag, res.etag, sizeof ext.etag);
-        o.nextents = 1;
-        o.extents = &ext;
-    }
-    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
-    if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
-    objw_keep(s->w);
+    if ((e = objw_commit_object(s->w, &res, s->key, NULL, s->storage_class, s->headers, NULL))) return e;
 
     const char *etag = arena_printf(q->a, "\"%s\"", res.etag);
     const char *host = http_header(q->http, "Host");

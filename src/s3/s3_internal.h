@@ -141,6 +141,10 @@ const char *objw_checksum(objw *w, const char **header);
 void objw_abort(objw *w);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
+/* Makes the finished body the object `key` of the request's bucket in one metadata commit,
+ * then keeps its blob. etag NULL means the body's MD5. Sets *mtime_ms (may be NULL). */
+s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
+                          const char *storage_class, const char *headers, int64_t *mtime_ms);
 /* Checks the Content-MD5 and checksum the client gave against what arrived. */
 s3_err objw_verify(objw *w, const objw_result *res);
 

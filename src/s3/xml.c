@@ -71,4 +71,12 @@ void xml_elem_bool(xmlw *w, const char *name, int v)
     buf_printf(&w->b, "<%s>%s</%s>\n", name, v ? "true" : "false", name);
 }
 
+void xml_owner(xmlw *w, const char *tag, const char *id)
+{
+    xml_open(w, tag);
+    xml_elem(w, "ID", id);
+    xml_elem(w, "DisplayName", id);
+    xml_close(w, tag);
+}
+
 void xml_end(xmlw *w, const char *root) { buf_printf(&w->b, "</%s>", root); }

@@ -25,6 +25,8 @@ void xml_elem(xmlw *w, const char *name, const char *text);
 void xml_elem_n(xmlw *w, const char *name, const char *text, size_t n);
 void xml_elem_i64(xmlw *w, const char *name, int64_t v);
 void xml_elem_bool(xmlw *w, const char *name, int v);
+/* <tag><ID>id</ID><DisplayName>id</DisplayName></tag>: an Owner, Initiator or Grantee. */
+void xml_owner(xmlw *w, const char *tag, const char *id);
 /* Closes root; the document is in w->b. */
 void xml_end(xmlw *w, const char *root);
 /* Escapes text into b (& < > " ' and control characters). */
