@@ -10,6 +10,11 @@ missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# The JavaScript SDK tests need node and npm; a machine may already have them from elsewhere
+# (NodeSource), so they are asked for by command, not by package.
+if [ "${1:-}" = "--test" ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
