@@ -1,4 +1,5 @@
-/* meta — the metadata store: buckets, objects, multipart uploads and their parts.
+/* meta — the metadata store: buckets, objects, multipart uploads and their parts; users, access
+ * keys, policies and bucket permissions.
  *
  * This header is the whole contract between the protocol layer and metadata. The embedded
  * driver is meta_sqlite.c (SQLite in WAL mode); a shared-deployment driver (PostgreSQL) fills
@@ -49,13 +50,17 @@ typedef struct meta_bucket {
     char region[64];
     char storage_class[16];   /* default class for new objects */
     int64_t created_ms;
+    char acl[32];             /* canned ACL: "private", "public-read", …; opaque to the store.
+                               * meta_bucket_create stores "" as "private". */
 } meta_bucket;
 
 /* META_EXISTS when the name is taken; *existing then holds the bucket (to tell
- * BucketAlreadyOwnedByYou from BucketAlreadyExists). existing may be NULL. */
+ * BucketAlreadyOwnedByYou from BucketAlreadyExists). existing may be NULL. Creating and
+ * deleting a bucket move meta_iam_generation() on (the bucket's ACL comes and goes). */
 meta_status meta_bucket_create(meta_store *m, const meta_bucket *b, meta_bucket *existing);
 meta_status meta_bucket_get(meta_store *m, const char *name, meta_bucket *out);
-/* META_NOT_EMPTY when it still holds objects or uploads in progress. */
+/* META_NOT_EMPTY when it still holds objects or uploads in progress. Deletes the bucket's
+ * policy in the same transaction. */
 meta_status meta_bucket_delete(meta_store *m, const char *name);
 /* Every bucket in name order. */
 typedef void (*meta_bucket_fn)(void *cls, const meta_bucket *b);
@@ -164,6 +169,132 @@ typedef void (*meta_upload_fn)(void *cls, const char *common_prefix, const meta_
  * folding as in meta_object_list. */
 meta_status meta_upload_list(meta_store *m, const char *bucket, const meta_upload_query *q,
                              arena *a, meta_upload_fn fn, void *cls, bool *truncated);
+
+/* --- identities and permissions (IAM) ------------------------------------------------------
+ *
+ * Users, their access keys, managed policies and their attachments to users, bucket policies
+ * and bucket canned ACLs. The store keeps names and texts: it parses no policy and knows no
+ * built-in one (iam/policy.h does both), and it validates no name (the admin API does).
+ *
+ * Names. User and managed-policy names are unique whatever their ASCII case, as in AWS IAM:
+ * "Alice" and "alice" are one user, found by either spelling, and reads return the spelling it
+ * was created with. Access keys, user ids and bucket names are compared exactly.
+ *
+ * Attachments are stored by policy name, and a name resolves when a request is evaluated: to
+ * the built-in of that name when iam_builtin() knows it, else to the managed policy stored
+ * under it. Built-ins have no row here, so the caller says, when attaching, that the name is
+ * a built-in (it has asked iam_builtin()); the store then records the attachment without
+ * looking for a policy. Callers keep the two namespaces apart by refusing meta_policy_put of a
+ * built-in's name.
+ *
+ * Secrets are stored as given — signatures need the plain secret — and are never logged.
+ *
+ * Generation. Every function here that changes something (and bucket create and delete)
+ * commits and then moves meta_iam_generation() on, so a caller may cache what it derives from
+ * this state (compiled policies, key lookups) keyed on that number. */
+
+typedef struct meta_user {
+    char name[65];
+    char id[33];              /* a stable id the caller chose at creation (hex) */
+    bool disabled;
+    int64_t created_ms;
+} meta_user;
+
+/* Creates the user as given. META_EXISTS when the name (in any case) or the id is taken. */
+meta_status meta_user_create(meta_store *m, const meta_user *u);
+/* Reads the user. META_NOT_FOUND when there is none by that name. out may be NULL. */
+meta_status meta_user_get(meta_store *m, const char *name, meta_user *out);
+/* Marks the user disabled or enabled; its keys, attachments and buckets stay. META_NOT_FOUND
+ * when there is no such user. */
+meta_status meta_user_set_disabled(meta_store *m, const char *name, bool disabled);
+/* Deletes the user, its access keys and its policy attachments in one transaction. Buckets it
+ * owns are left as they are (the caller decides what to do with them). META_NOT_FOUND when
+ * there is no such user. */
+meta_status meta_user_delete(meta_store *m, const char *name);
+typedef void (*meta_user_fn)(void *cls, const meta_user *u);
+/* Every user in name order (case-insensitive). fn runs after the read has finished, so it may
+ * call the store. */
+meta_status meta_user_list(meta_store *m, meta_user_fn fn, void *cls);
+
+typedef struct meta_key {
+    char access_key[129];
+    char secret[129];         /* as given; never log it */
+    char user[65];            /* the owner's name */
+    bool disabled;
+    int64_t created_ms;
+    /* Filled by reads, ignored by meta_key_create: the owner's state, so that authenticating a
+     * request takes one call. */
+    bool user_disabled;
+    char user_id[33];
+} meta_key;
+
+/* Creates the key for k->user (the key records the user's name as the user was created).
+ * META_EXISTS when the access key is taken, by any user; META_NOT_FOUND when the user does not
+ * exist. */
+meta_status meta_key_create(meta_store *m, const meta_key *k);
+/* The key with its secret and its owner's state: one primary-key lookup (joined to the user's
+ * row) on a cached statement, without a transaction — this is every signed request's call.
+ * META_NOT_FOUND when there is no such key. Disabled keys and keys of disabled users are
+ * returned with the flags set: refusing them is the caller's decision. */
+meta_status meta_key_get(meta_store *m, const char *access_key, meta_key *out);
+/* META_NOT_FOUND when there is no such key. */
+meta_status meta_key_set_disabled(meta_store *m, const char *access_key, bool disabled);
+/* META_NOT_FOUND when there is no such key. */
+meta_status meta_key_delete(meta_store *m, const char *access_key);
+typedef void (*meta_key_fn)(void *cls, const meta_key *k);
+/* Keys in access-key order: all of them (user NULL) or one user's (META_NOT_FOUND when that
+ * user does not exist). Listings never carry secrets: secret is "" (meta_key_get is the one way
+ * to read a secret). fn runs after the read has finished. */
+meta_status meta_key_list(meta_store *m, const char *user, meta_key_fn fn, void *cls);
+
+typedef void (*meta_name_fn)(void *cls, const char *name);
+
+/* Creates the managed policy, or replaces its text (keeping its name's spelling and its
+ * attachments). json is stored as given: the caller has parsed it. */
+meta_status meta_policy_put(meta_store *m, const char *name, const char *json);
+/* *json is the policy's text, copied into a. META_NOT_FOUND when no managed policy has that
+ * name (built-ins are not stored). */
+meta_status meta_policy_get(meta_store *m, const char *name, arena *a, const char **json);
+/* META_NOT_FOUND when there is no such managed policy; META_NOT_EMPTY while it is attached to
+ * any user. */
+meta_status meta_policy_delete(meta_store *m, const char *name);
+/* Every managed policy's name in order (case-insensitive); built-ins are not listed. fn runs
+ * after the read has finished. */
+meta_status meta_policy_list(meta_store *m, meta_name_fn fn, void *cls);
+/* Attaches the policy to the user. builtin: the caller has checked that policy names a
+ * built-in (iam_builtin()), and the name is recorded as given without a stored policy;
+ * otherwise a managed policy of that name must exist. META_NOT_FOUND when the user, or (not
+ * builtin) the managed policy, does not exist. Attaching an attached policy again is META_OK. */
+meta_status meta_policy_attach(meta_store *m, const char *user, const char *policy, bool builtin);
+/* META_NOT_FOUND when the policy is not attached to the user (or there is no such user). */
+meta_status meta_policy_detach(meta_store *m, const char *user, const char *policy);
+/* The names of the policies attached to the user, in order (case-insensitive), built-ins and
+ * managed alike. META_NOT_FOUND when there is no such user. fn runs after the read. */
+meta_status meta_user_policies(meta_store *m, const char *user, meta_name_fn fn, void *cls);
+
+/* Creates or replaces the bucket's policy (json as given). META_NOT_FOUND when there is no
+ * such bucket. */
+meta_status meta_bucket_policy_put(meta_store *m, const char *bucket, const char *json);
+/* *json is the bucket's policy, copied into a. META_NOT_FOUND when the bucket has none (or
+ * does not exist: ask meta_bucket_get to tell NoSuchBucket from NoSuchBucketPolicy). */
+meta_status meta_bucket_policy_get(meta_store *m, const char *bucket, arena *a,
+                                   const char **json);
+/* META_NOT_FOUND when the bucket had no policy (S3 answers that with success all the same). */
+meta_status meta_bucket_policy_delete(meta_store *m, const char *bucket);
+/* Sets the bucket's canned ACL ("" is "private"). META_NOT_FOUND when there is no such bucket. */
+meta_status meta_bucket_set_acl(meta_store *m, const char *bucket, const char *acl);
+
+/* A number that changes after every committed change to users, keys, policies, attachments,
+ * bucket policies, bucket ACLs and the set of buckets, made through this handle; it changes
+ * once the change is visible, so a cache filled after reading it is stale at most until the
+ * next read of it. Only comparisons between values of one handle mean anything. Lock-free: one
+ * atomic load. Changes made by another process (the offline admin CLI) are counted in the
+ * database too, so they show from the next meta_open, or sooner through meta_iam_refresh. */
+uint64_t meta_iam_generation(meta_store *m);
+/* Looks for changes other processes sharing the database have committed (one primary-key
+ * read) and moves the generation on if there are any. For servers that share their metadata,
+ * to call now and then; never needed for this process's own changes. */
+meta_status meta_iam_refresh(meta_store *m);
 
 /* --- garbage ----------------------------------------------------------------------------- */
 /* Hands out up to max queued blob ids and forgets them; returns how many (0 when none). The

@@ -14,6 +14,16 @@
  * Listing is a range scan of the (bucket, key) primary key with the delimiter folded in: on a
  * key that belongs to a common prefix the scan emits the prefix and re-seeks past every key that
  * shares it, so a page costs about one row per entry however many keys a prefix hides.
+ *
+ * Schema versions: PRAGMA user_version says which of MIGRATIONS have run. Opening runs the
+ * missing ones in order, in one transaction, so a new database and an upgraded one are built
+ * by the same statements and cannot differ. A step, once released, is never edited.
+ *
+ * IAM state (users, keys, policies, attachments, bucket policies and ACLs) changes rarely and
+ * is read on every request, so callers cache what they derive from it keyed on a generation
+ * number. Each change bumps a counter row in its own transaction (so other processes' changes
+ * are seen: at open, or through meta_iam_refresh) and, once committed, the in-memory
+ * generation that meta_iam_generation reads without a lock.
  */
 #include "store/meta.h"
 #include "store/meta_sqlite.h"
@@ -22,6 +32,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +41,13 @@
 
 #include "util/log.h"
 
-enum { SCHEMA_VERSION = 1, BUSY_TIMEOUT_MS = 10000 };
+enum { BUSY_TIMEOUT_MS = 10000 };
 
 /* An object's extents column: fixed records of blob id, size (little endian) and etag. */
 enum { EXT_ID = 0, EXT_SIZE = 32, EXT_ETAG = 40, EXT_REC = 72 };
 
-static const char SCHEMA[] =
+/* Version 1: buckets, objects, multipart uploads, blob bookkeeping. */
+static const char SCHEMA_V1[] =
     "CREATE TABLE buckets("
     "  name TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL,"
     "  storage_class TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
@@ -59,6 +71,41 @@ static const char SCHEMA[] =
     "CREATE TABLE blob_refs(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE gc(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;";
 
+/* Version 2: identities and permissions. User and policy names compare without ASCII case (as
+ * AWS IAM's do) through their columns' collation, so every statement that names them — child
+ * tables included — matches either spelling. No column is called "user": PostgreSQL reserves
+ * it, and the schema is meant to be the same there. */
+static const char SCHEMA_V2[] =
+    "ALTER TABLE buckets ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';"
+    "CREATE TABLE users("
+    "  name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  disabled INTEGER NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE access_keys("
+    "  access_key TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+    "  user_name TEXT NOT NULL COLLATE NOCASE, disabled INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX access_keys_by_user ON access_keys(user_name, access_key);"
+    "CREATE TABLE policies("
+    "  name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID;"
+    /* By name: a built-in policy has no row in policies. */
+    "CREATE TABLE user_policies("
+    "  user_name TEXT NOT NULL COLLATE NOCASE, policy TEXT NOT NULL COLLATE NOCASE,"
+    "  PRIMARY KEY(user_name, policy)) WITHOUT ROWID;"
+    "CREATE INDEX user_policies_by_policy ON user_policies(policy);"
+    "CREATE TABLE bucket_policies("
+    "  bucket TEXT PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counters(name, value) VALUES('iam', 0);";
+
+/* MIGRATIONS[v] takes a database from version v to v + 1. */
+static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2};
+enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
+
+#define BUCKET_COLS "SELECT name,owner,region,storage_class,created_ms,acl FROM buckets "
+/* A key with its owner's state; listings read '' instead of the secret. */
+#define KEY_COLS(secret)                                                                       \
+    "SELECT k.access_key," secret ",k.user_name,k.disabled,k.created_ms,u.disabled,u.id "     \
+    "FROM access_keys k JOIN users u ON u.name=k.user_name "
 #define OBJ_LIST_COLS "SELECT key,size,etag,mtime_ms,storage_class,parts_count FROM objects "
 #define OBJ_LIST_TIME "AND (?4=0 OR mtime_ms>=?4) AND (?5=0 OR mtime_ms<?5) "
 #define UP_LIST_COLS "SELECT key,upload_id,initiated_ms,storage_class,owner FROM uploads "
@@ -69,10 +116,12 @@ static const char SCHEMA[] =
     X(BEGIN_READ, "BEGIN")                                                                     \
     X(COMMIT, "COMMIT")                                                                        \
     X(ROLLBACK, "ROLLBACK")                                                                    \
-    X(BUCKET_GET, "SELECT name,owner,region,storage_class,created_ms FROM buckets WHERE name=?1") \
+    X(BUCKET_GET, BUCKET_COLS "WHERE name=?1")                                                 \
     X(BUCKET_INSERT,                                                                           \
-      "INSERT INTO buckets(name,owner,region,storage_class,created_ms) VALUES(?1,?2,?3,?4,?5)") \
-    X(BUCKET_LIST, "SELECT name,owner,region,storage_class,created_ms FROM buckets ORDER BY name") \
+      "INSERT INTO buckets(name,owner,region,storage_class,created_ms,acl) "                   \
+      "VALUES(?1,?2,?3,?4,?5,?6)")                                                             \
+    X(BUCKET_LIST, BUCKET_COLS "ORDER BY name")                                                \
+    X(BUCKET_SET_ACL, "UPDATE buckets SET acl=?2 WHERE name=?1")                               \
     X(BUCKET_HAS_OBJECTS, "SELECT 1 FROM objects WHERE bucket=?1 LIMIT 1")                     \
     X(BUCKET_HAS_UPLOADS, "SELECT 1 FROM uploads WHERE bucket=?1 LIMIT 1")                     \
     X(BUCKET_DELETE, "DELETE FROM buckets WHERE name=?1")                                      \
@@ -118,7 +167,40 @@ static const char SCHEMA[] =
       "SELECT number,size,etag,blob_id,mtime_ms FROM parts WHERE upload_id=?1 AND number>?2 "  \
       "ORDER BY number LIMIT ?3")                                                              \
     X(PART_BLOBS, "SELECT blob_id FROM parts WHERE upload_id=?1")                              \
-    X(PART_DELETE_ALL, "DELETE FROM parts WHERE upload_id=?1")
+    X(PART_DELETE_ALL, "DELETE FROM parts WHERE upload_id=?1")                                \
+    X(USER_INSERT, "INSERT INTO users(name,id,disabled,created_ms) VALUES(?1,?2,?3,?4)")       \
+    X(USER_GET, "SELECT name,id,disabled,created_ms FROM users WHERE name=?1")                 \
+    X(USER_SET_DISABLED, "UPDATE users SET disabled=?2 WHERE name=?1")                         \
+    X(USER_DELETE, "DELETE FROM users WHERE name=?1")                                          \
+    X(USER_LIST, "SELECT name,id,disabled,created_ms FROM users ORDER BY name")                \
+    X(USER_KEYS_DELETE, "DELETE FROM access_keys WHERE user_name=?1")                          \
+    X(USER_DETACH_ALL, "DELETE FROM user_policies WHERE user_name=?1")                         \
+    X(KEY_INSERT,                                                                              \
+      "INSERT INTO access_keys(access_key,secret,user_name,disabled,created_ms) "              \
+      "VALUES(?1,?2,?3,?4,?5)")                                                                \
+    X(KEY_GET, KEY_COLS("k.secret") "WHERE k.access_key=?1")                                   \
+    X(KEY_SET_DISABLED, "UPDATE access_keys SET disabled=?2 WHERE access_key=?1")              \
+    X(KEY_DELETE, "DELETE FROM access_keys WHERE access_key=?1")                               \
+    X(KEY_LIST, KEY_COLS("''") "ORDER BY k.access_key")                                        \
+    X(KEY_LIST_USER, KEY_COLS("''") "WHERE k.user_name=?1 ORDER BY k.access_key")              \
+    X(POLICY_PUT,                                                                              \
+      "INSERT INTO policies(name,document) VALUES(?1,?2) "                                     \
+      "ON CONFLICT(name) DO UPDATE SET document=excluded.document")                            \
+    X(POLICY_GET, "SELECT name,document FROM policies WHERE name=?1")                          \
+    X(POLICY_DELETE, "DELETE FROM policies WHERE name=?1")                                     \
+    X(POLICY_LIST, "SELECT name FROM policies ORDER BY name")                                  \
+    X(POLICY_ATTACHED, "SELECT 1 FROM user_policies WHERE policy=?1 LIMIT 1")                  \
+    X(ATTACH,                                                                                  \
+      "INSERT INTO user_policies(user_name,policy) VALUES(?1,?2) ON CONFLICT DO NOTHING")      \
+    X(DETACH, "DELETE FROM user_policies WHERE user_name=?1 AND policy=?2")                    \
+    X(USER_POLICIES, "SELECT policy FROM user_policies WHERE user_name=?1 ORDER BY policy")    \
+    X(BPOLICY_PUT,                                                                             \
+      "INSERT INTO bucket_policies(bucket,document) VALUES(?1,?2) "                            \
+      "ON CONFLICT(bucket) DO UPDATE SET document=excluded.document")                          \
+    X(BPOLICY_GET, "SELECT document FROM bucket_policies WHERE bucket=?1")                     \
+    X(BPOLICY_DELETE, "DELETE FROM bucket_policies WHERE bucket=?1")                           \
+    X(IAM_BUMP, "UPDATE counters SET value=value+1 WHERE name='iam' RETURNING value")          \
+    X(IAM_READ, "SELECT value FROM counters WHERE name='iam'")
 
 enum {
 #define X(name, sql) ST_##name,
@@ -133,12 +215,10 @@ static const char *const statement_sql[ST_COUNT] = {
 #undef X
 };
 
-_Static_assert(ST_COUNT <= 64, "the in-use mask is a uint64_t");
-
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    uint64_t in_use;            /* statements handed out since the last release */
+    uint64_t in_use[(ST_COUNT + 63) / 64];   /* statements handed out since the last release */
     bool writing;               /* the open transaction is a write */
     struct meta_store *m;
     struct conn *prev, *next;   /* the store's registry */
@@ -158,6 +238,11 @@ struct meta_store {
     pthread_cond_t sync_cv;
     uint64_t commit_seq, synced_seq;
     bool syncing;
+    /* IAM generation: gen is what callers read; gen_db is the highest value of the database's
+     * counter this handle has seen committed (its own changes and meta_iam_refresh). */
+    _Atomic uint64_t gen;
+    pthread_mutex_t gen_mu;     /* guards gen_db and orders the bumps that go with it */
+    uint64_t gen_db;
 };
 
 static _Thread_local uint64_t scan_rows;
@@ -264,7 +349,7 @@ static sqlite3_stmt *stmt(conn *c, int id)
     } else {
         sqlite3_reset(st);
     }
-    c->in_use |= 1ull << id;
+    c->in_use[id / 64] |= 1ull << (id % 64);
     return st;
 }
 
@@ -272,12 +357,14 @@ static sqlite3_stmt *stmt(conn *c, int id)
  * pinned after a call returns. */
 static void release(conn *c)
 {
-    for (int i = 0; c->in_use; i++) {
-        if (c->in_use & (1ull << i)) {
-            sqlite3_reset(c->st[i]);
-            /* No pointer into a caller's memory outlives the call. */
-            sqlite3_clear_bindings(c->st[i]);
-            c->in_use &= ~(1ull << i);
+    for (int w = 0; w < (ST_COUNT + 63) / 64; w++) {
+        for (int b = 0; c->in_use[w]; b++) {
+            if (c->in_use[w] & (1ull << b)) {
+                sqlite3_reset(c->st[w * 64 + b]);
+                /* No pointer into a caller's memory outlives the call. */
+                sqlite3_clear_bindings(c->st[w * 64 + b]);
+                c->in_use[w] &= ~(1ull << b);
+            }
         }
     }
 }
@@ -582,6 +669,61 @@ static meta_status object_write(conn *c, const char *bucket, const meta_object *
     return s;
 }
 
+/* --- IAM generation ---------------------------------------------------------------------- */
+
+/* Moves the generation on after a change: committed (persisted is the database counter's new
+ * value) or perhaps committed (persisted 0: the commit or its flush failed, and a needless bump
+ * costs only a refill of the callers' caches). */
+static void generation_advance(meta_store *m, uint64_t persisted)
+{
+    pthread_mutex_lock(&m->gen_mu);
+    if (persisted > m->gen_db) m->gen_db = persisted;
+    atomic_fetch_add(&m->gen, 1);
+    pthread_mutex_unlock(&m->gen_mu);
+}
+
+/* Ends a write transaction that changed IAM state: when s is META_OK, bumps the database's
+ * counter inside it and commits, then moves the generation on; otherwise rolls back. */
+static meta_status iam_commit(conn *c, meta_status s)
+{
+    uint64_t v = 0;
+    if (s == META_OK) {
+        sqlite3_stmt *st = stmt(c, ST_IAM_BUMP);
+        if (!st || sqlite3_step(st) != SQLITE_ROW) s = st ? db_fail(c, "bump iam counter")
+                                                          : META_ERROR;
+        else v = (uint64_t)sqlite3_column_int64(st, 0);
+    }
+    bool tried = s == META_OK;
+    s = tx_end(c, s);
+    if (tried) generation_advance(c->m, s == META_OK ? v : 0);
+    return s;
+}
+
+uint64_t meta_iam_generation(meta_store *m) { return atomic_load(&m->gen); }
+
+meta_status meta_iam_refresh(meta_store *m)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_IAM_READ);
+    if (!st) return META_ERROR;
+    meta_status s = META_OK;
+    uint64_t v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = (uint64_t)sqlite3_column_int64(st, 0);
+    else s = db_fail(c, "read iam generation");
+    release(c);
+    if (s != META_OK) return s;
+    /* The counter only grows, and this handle has bumped the generation after every value up
+     * to gen_db; a larger one is someone else's change. */
+    pthread_mutex_lock(&m->gen_mu);
+    if (v > m->gen_db) {
+        m->gen_db = v;
+        atomic_fetch_add(&m->gen, 1);
+    }
+    pthread_mutex_unlock(&m->gen_mu);
+    return META_OK;
+}
+
 /* --- open / close ------------------------------------------------------------------------ */
 
 static meta_status schema_init(conn *c)
@@ -600,17 +742,39 @@ static meta_status schema_init(conn *c)
         log_error("meta: %s has schema version %d; this wosd knows up to %d", c->m->path,
                   version, SCHEMA_VERSION);
         s = META_ERROR;
-    } else if (version == 0) {
-        char sql[64], *err = NULL;
+    } else if (version < SCHEMA_VERSION) {
+        char *err = NULL;
+        for (int v = version; v < SCHEMA_VERSION && s == META_OK; v++) {
+            if (sqlite3_exec(c->db, MIGRATIONS[v], NULL, NULL, &err) != SQLITE_OK) {
+                log_error("meta: %s: schema version %d to %d: %s", c->m->path, v, v + 1,
+                          err ? err : "?");
+                s = META_ERROR;
+            }
+            sqlite3_free(err);
+            err = NULL;
+        }
+        char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
-        if (sqlite3_exec(c->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK ||
-            sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-            log_error("meta: create schema: %s", err ? err : "?");
+        if (s == META_OK && sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+            log_error("meta: %s: %s", sql, err ? err : "?");
             s = META_ERROR;
         }
         sqlite3_free(err);
+        if (s == META_OK && version > 0)
+            log_info("meta: %s upgraded from schema version %d to %d", c->m->path, version,
+                     SCHEMA_VERSION);
     }
-    /* Later versions migrate here, one step per version, inside this transaction. */
+    /* The generation starts where the database's counter stands. */
+    sqlite3_stmt *gst = NULL;
+    if (s == META_OK && !(gst = stmt(c, ST_IAM_READ))) s = META_ERROR;
+    if (s == META_OK) {
+        if (sqlite3_step(gst) == SQLITE_ROW) {
+            c->m->gen_db = (uint64_t)sqlite3_column_int64(gst, 0);
+            atomic_store(&c->m->gen, c->m->gen_db);
+        } else {
+            s = db_fail(c, "read iam generation");
+        }
+    }
     return tx_end(c, s);
 }
 
@@ -641,8 +805,10 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->sync_mu, NULL);
     pthread_cond_init(&m->sync_cv, NULL);
+    pthread_mutex_init(&m->gen_mu, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
         pthread_mutex_destroy(&m->mu);
+        pthread_mutex_destroy(&m->gen_mu);
         pthread_mutex_destroy(&m->sync_mu);
         pthread_cond_destroy(&m->sync_cv);
         free(m->wal_path);
@@ -670,6 +836,7 @@ void meta_close(meta_store *m)
         conn_close(c);
     }
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->gen_mu);
     pthread_mutex_destroy(&m->sync_mu);
     pthread_cond_destroy(&m->sync_cv);
     free(m->wal_path);
@@ -686,7 +853,11 @@ static void bucket_from_row(sqlite3_stmt *st, meta_bucket *b)
     copy_col(st, 2, b->region, sizeof b->region);
     copy_col(st, 3, b->storage_class, sizeof b->storage_class);
     b->created_ms = sqlite3_column_int64(st, 4);
+    copy_col(st, 5, b->acl, sizeof b->acl);
 }
+
+/* The canned ACL to store: "" means the default. */
+static const char *acl_or_default(const char *acl) { return acl && *acl ? acl : "private"; }
 
 static meta_status bucket_read(conn *c, const char *name, meta_bucket *out)
 {
@@ -727,10 +898,11 @@ meta_status meta_bucket_create(meta_store *m, const meta_bucket *b, meta_bucket 
             bind_text(st, 3, b->region);
             bind_text(st, 4, b->storage_class);
             sqlite3_bind_int64(st, 5, b->created_ms);
+            bind_text(st, 6, acl_or_default(b->acl));
             s = run(c, st, "create bucket");
         }
     }
-    return tx_end(c, s);
+    return iam_commit(c, s);
 }
 
 meta_status meta_bucket_get(meta_store *m, const char *name, meta_bucket *out)
@@ -742,8 +914,8 @@ meta_status meta_bucket_get(meta_store *m, const char *name, meta_bucket *out)
     return s;
 }
 
-/* Whether the statement (taking the bucket name as ?1) returns a row. */
-static meta_status bucket_has(conn *c, int id, const char *name, bool *has)
+/* Whether the statement (taking a name as ?1) returns a row. */
+static meta_status has_row(conn *c, int id, const char *name, bool *has)
 {
     sqlite3_stmt *st = stmt(c, id);
     if (!st) return META_ERROR;
@@ -763,18 +935,21 @@ meta_status meta_bucket_delete(meta_store *m, const char *name)
     if (s != META_OK) return s;
     bool objects = false, uploads = false;
     s = bucket_read(c, name, NULL);
-    if (s == META_OK) s = bucket_has(c, ST_BUCKET_HAS_OBJECTS, name, &objects);
-    if (s == META_OK) s = bucket_has(c, ST_BUCKET_HAS_UPLOADS, name, &uploads);
+    if (s == META_OK) s = has_row(c, ST_BUCKET_HAS_OBJECTS, name, &objects);
+    if (s == META_OK) s = has_row(c, ST_BUCKET_HAS_UPLOADS, name, &uploads);
     if (s == META_OK && (objects || uploads)) s = META_NOT_EMPTY;
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, ST_BPOLICY_DELETE))) s = META_ERROR;
     if (s == META_OK) {
-        sqlite3_stmt *st = stmt(c, ST_BUCKET_DELETE);
-        if (!st) s = META_ERROR;
-        else {
-            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-            s = run(c, st, "delete bucket");
-        }
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        s = run(c, st, "delete bucket policy");
     }
-    return tx_end(c, s);
+    if (s == META_OK && !(st = stmt(c, ST_BUCKET_DELETE))) s = META_ERROR;
+    if (s == META_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        s = run(c, st, "delete bucket");
+    }
+    return iam_commit(c, s);
 }
 
 meta_status meta_bucket_list(meta_store *m, meta_bucket_fn fn, void *cls)
@@ -1449,6 +1624,436 @@ meta_status meta_upload_list(meta_store *m, const char *bucket, const meta_uploa
     for (int i = 0; i < n; i++) fn(cls, ent[i].cp, ent[i].cp ? NULL : &ent[i].u);
     if (truncated) *truncated = more;
     return META_OK;
+}
+
+/* --- identities and permissions (IAM) ---------------------------------------------------- */
+
+/* Steps an insert: META_EXISTS when a uniqueness constraint refuses the row. */
+static meta_status run_insert(conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    meta_status s = rc == SQLITE_DONE         ? META_OK
+                    : rc == SQLITE_CONSTRAINT ? META_EXISTS
+                                              : db_fail(c, what);
+    sqlite3_reset(st);
+    return s;
+}
+
+/* Steps an update or delete of one row: META_NOT_FOUND when there was no row to change. */
+static meta_status run_one(conn *c, sqlite3_stmt *st, const char *what)
+{
+    meta_status s = run(c, st, what);
+    if (s == META_OK && sqlite3_changes(c->db) == 0) s = META_NOT_FOUND;
+    return s;
+}
+
+/* Runs statement id with ?1 = a and (when b is not NULL) ?2 = b, expecting no rows. */
+static meta_status run_text(conn *c, int id, const char *a, const char *b)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, a);
+    if (b) bind_text(st, 2, b);
+    return run(c, st, statement_sql[id]);
+}
+
+/* Runs statement id (an update or delete of one row) with ?1 = key and ?2 = flag. */
+static meta_status run_flag(conn *c, int id, const char *key, bool flag)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, key);
+    sqlite3_bind_int(st, 2, flag);
+    return run_one(c, st, statement_sql[id]);
+}
+
+/* A change of one row by key and flag, in its own transaction. */
+static meta_status iam_set_flag(meta_store *m, int id, const char *key, bool flag)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    return iam_commit(c, run_flag(c, id, key, flag));
+}
+
+/* A delete of one row by key, in its own transaction. */
+static meta_status iam_delete_one(meta_store *m, int id, const char *key)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, key);
+        s = run_one(c, st, statement_sql[id]);
+    }
+    return iam_commit(c, s);
+}
+
+/* Every row's column 0 of the statement (bound by the caller), as arena strings. */
+static meta_status read_names(conn *c, sqlite3_stmt *st, arena *a, const char ***out, int *n)
+{
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = grow(a, *out, *n, &cap, sizeof **out);
+        (*out)[(*n)++] = arena_col(a, st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? META_OK : db_fail(c, "list names");
+}
+
+static void user_from_row(sqlite3_stmt *st, meta_user *u)
+{
+    copy_col(st, 0, u->name, sizeof u->name);
+    copy_col(st, 1, u->id, sizeof u->id);
+    u->disabled = sqlite3_column_int(st, 2) != 0;
+    u->created_ms = sqlite3_column_int64(st, 3);
+}
+
+/* Reads the user (out may be NULL): the name as it was created comes back in out->name. */
+static meta_status user_read(conn *c, const char *name, meta_user *out)
+{
+    sqlite3_stmt *st = stmt(c, ST_USER_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) {
+        if (out) user_from_row(st, out);
+    } else {
+        s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read user");
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_user_create(meta_store *m, const meta_user *u)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_USER_INSERT);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, u->name);
+        bind_text(st, 2, u->id);
+        sqlite3_bind_int(st, 3, u->disabled);
+        sqlite3_bind_int64(st, 4, u->created_ms);
+        s = run_insert(c, st, "create user");
+    }
+    return iam_commit(c, s);
+}
+
+meta_status meta_user_get(meta_store *m, const char *name, meta_user *out)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = user_read(c, name, out);
+    release(c);
+    return s;
+}
+
+meta_status meta_user_set_disabled(meta_store *m, const char *name, bool disabled)
+{
+    return iam_set_flag(m, ST_USER_SET_DISABLED, name, disabled);
+}
+
+meta_status meta_user_delete(meta_store *m, const char *name)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    meta_user u;
+    s = user_read(c, name, &u);
+    if (s == META_OK) s = run_text(c, ST_USER_KEYS_DELETE, u.name, NULL);
+    if (s == META_OK) s = run_text(c, ST_USER_DETACH_ALL, u.name, NULL);
+    if (s == META_OK) s = run_text(c, ST_USER_DELETE, u.name, NULL);
+    return iam_commit(c, s);
+}
+
+meta_status meta_user_list(meta_store *m, meta_user_fn fn, void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_USER_LIST);
+    if (!st) return META_ERROR;
+    /* Collected first, so the callback runs with no statement open and may call back in. */
+    arena *a = arena_new(4096);
+    meta_user *all = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        all = grow(a, all, n, &cap, sizeof *all);
+        user_from_row(st, &all[n++]);
+    }
+    meta_status s = rc == SQLITE_DONE ? META_OK : db_fail(c, "list users");
+    release(c);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, &all[i]);
+    arena_free(a);
+    return s;
+}
+
+/* A row of KEY_COLS. */
+static void key_from_row(sqlite3_stmt *st, meta_key *k)
+{
+    copy_col(st, 0, k->access_key, sizeof k->access_key);
+    copy_col(st, 1, k->secret, sizeof k->secret);
+    copy_col(st, 2, k->user, sizeof k->user);
+    k->disabled = sqlite3_column_int(st, 3) != 0;
+    k->created_ms = sqlite3_column_int64(st, 4);
+    k->user_disabled = sqlite3_column_int(st, 5) != 0;
+    copy_col(st, 6, k->user_id, sizeof k->user_id);
+}
+
+meta_status meta_key_create(meta_store *m, const meta_key *k)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    meta_user u;
+    s = user_read(c, k->user, &u);
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, ST_KEY_INSERT))) s = META_ERROR;
+    if (s == META_OK) {
+        bind_text(st, 1, k->access_key);
+        bind_text(st, 2, k->secret);
+        bind_text(st, 3, u.name);
+        sqlite3_bind_int(st, 4, k->disabled);
+        sqlite3_bind_int64(st, 5, k->created_ms);
+        s = run_insert(c, st, "create access key");
+    }
+    return iam_commit(c, s);
+}
+
+meta_status meta_key_get(meta_store *m, const char *access_key, meta_key *out)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_KEY_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, access_key);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) key_from_row(st, out);
+    else s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read access key");
+    release(c);
+    return s;
+}
+
+meta_status meta_key_set_disabled(meta_store *m, const char *access_key, bool disabled)
+{
+    return iam_set_flag(m, ST_KEY_SET_DISABLED, access_key, disabled);
+}
+
+meta_status meta_key_delete(meta_store *m, const char *access_key)
+{
+    return iam_delete_one(m, ST_KEY_DELETE, access_key);
+}
+
+meta_status meta_key_list(meta_store *m, const char *user, meta_key_fn fn, void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    /* One snapshot for "the user exists" and its keys. */
+    meta_status s = tx_begin(c, false);
+    if (s != META_OK) return s;
+    if (user) s = user_read(c, user, NULL);
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, user ? ST_KEY_LIST_USER : ST_KEY_LIST))) s = META_ERROR;
+    arena *a = arena_new(4096);
+    meta_key *all = NULL;
+    int n = 0, cap = 0;
+    if (s == META_OK) {
+        if (user) bind_text(st, 1, user);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            all = grow(a, all, n, &cap, sizeof *all);
+            key_from_row(st, &all[n++]);
+        }
+        if (rc != SQLITE_DONE) s = db_fail(c, "list access keys");
+    }
+    s = tx_end(c, s);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, &all[i]);
+    arena_free(a);
+    return s;
+}
+
+/* Reads the managed policy: its name as created into *canon and its text into *json (either
+ * may be NULL; both arena strings). */
+static meta_status policy_read(conn *c, const char *name, arena *a, const char **canon,
+                               const char **json)
+{
+    sqlite3_stmt *st = stmt(c, ST_POLICY_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) {
+        if (canon) *canon = arena_col(a, st, 0);
+        if (json) *json = arena_col(a, st, 1);
+    } else {
+        s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read policy");
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_policy_put(meta_store *m, const char *name, const char *json)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    return iam_commit(c, run_text(c, ST_POLICY_PUT, name, json ? json : ""));
+}
+
+meta_status meta_policy_get(meta_store *m, const char *name, arena *a, const char **json)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = policy_read(c, name, a, NULL, json);
+    release(c);
+    return s;
+}
+
+meta_status meta_policy_delete(meta_store *m, const char *name)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    s = policy_read(c, name, NULL, NULL, NULL);
+    bool attached = false;
+    if (s == META_OK) s = has_row(c, ST_POLICY_ATTACHED, name, &attached);
+    if (s == META_OK && attached) s = META_NOT_EMPTY;
+    if (s == META_OK) s = run_text(c, ST_POLICY_DELETE, name, NULL);
+    return iam_commit(c, s);
+}
+
+/* Calls fn with every name statement id returns (?1 bound to arg when not NULL) after the read
+ * has finished; with a user to check first (in the same snapshot) when user is not NULL. */
+static meta_status list_names(meta_store *m, int id, const char *user, meta_name_fn fn,
+                              void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, false);
+    if (s != META_OK) return s;
+    if (user) s = user_read(c, user, NULL);
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, id))) s = META_ERROR;
+    arena *a = arena_new(1024);
+    const char **names = NULL;
+    int n = 0;
+    if (s == META_OK) {
+        if (user) bind_text(st, 1, user);
+        s = read_names(c, st, a, &names, &n);
+    }
+    s = tx_end(c, s);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, names[i]);
+    arena_free(a);
+    return s;
+}
+
+meta_status meta_policy_list(meta_store *m, meta_name_fn fn, void *cls)
+{
+    return list_names(m, ST_POLICY_LIST, NULL, fn, cls);
+}
+
+meta_status meta_user_policies(meta_store *m, const char *user, meta_name_fn fn, void *cls)
+{
+    return list_names(m, ST_USER_POLICIES, user ? user : "", fn, cls);
+}
+
+meta_status meta_policy_attach(meta_store *m, const char *user, const char *policy, bool builtin)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    arena *a = arena_new(256);
+    meta_user u;
+    const char *name = policy ? policy : "";
+    s = user_read(c, user, &u);
+    /* Recorded under the names as created, so listings show one spelling. */
+    if (s == META_OK && !builtin) s = policy_read(c, policy, a, &name, NULL);
+    if (s == META_OK) s = run_text(c, ST_ATTACH, u.name, name);
+    s = iam_commit(c, s);
+    arena_free(a);
+    return s;
+}
+
+meta_status meta_policy_detach(meta_store *m, const char *user, const char *policy)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_DETACH);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, user);
+        bind_text(st, 2, policy);
+        s = run_one(c, st, "detach policy");
+    }
+    return iam_commit(c, s);
+}
+
+meta_status meta_bucket_policy_put(meta_store *m, const char *bucket, const char *json)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
+    s = bucket_exists(c, bucket);
+    if (s == META_OK) s = run_text(c, ST_BPOLICY_PUT, bucket, json ? json : "");
+    return iam_commit(c, s);
+}
+
+meta_status meta_bucket_policy_get(meta_store *m, const char *bucket, arena *a,
+                                   const char **json)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_BPOLICY_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, bucket);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) *json = arena_col(a, st, 0);
+    else s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read bucket policy");
+    release(c);
+    return s;
+}
+
+meta_status meta_bucket_policy_delete(meta_store *m, const char *bucket)
+{
+    return iam_delete_one(m, ST_BPOLICY_DELETE, bucket);
+}
+
+meta_status meta_bucket_set_acl(meta_store *m, const char *bucket, const char *acl)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_BUCKET_SET_ACL);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, bucket);
+        bind_text(st, 2, acl_or_default(acl));
+        s = run_one(c, st, "set bucket acl");
+    }
+    return iam_commit(c, s);
 }
 
 /* --- garbage ----------------------------------------------------------------------------- */
