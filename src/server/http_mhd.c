@@ -22,6 +22,27 @@
 
 typedef enum { PH_NEW, PH_BODY, PH_WORKING, PH_ANSWERED, PH_QUEUED } phase;
 
+/* --- slow clients ----------------------------------------------------------------------------
+ * libmicrohttpd's timeout only closes connections that are completely idle; a client that
+ * trickles a byte now and then would hold a connection (and its memory) forever. A watchdog
+ * thread enforces progress instead, per connection:
+ *   - a request line and headers must arrive within twice the idle timeout of the connection
+ *     becoming ready for a request (accepted, or the previous response sent);
+ *   - a request body must average at least BODY_MIN_RATE bytes/s once one idle timeout has
+ *     passed.
+ * A connection that falls behind is shut down (the socket stays libmicrohttpd's to close). */
+enum { BODY_MIN_RATE = 1024 };
+
+typedef enum { W_WAITING, W_BODY, W_OTHER } watch_state;
+
+typedef struct watched {
+    int fd;
+    watch_state st;
+    int64_t since;              /* ms: when the current state began */
+    uint64_t body_bytes;
+    struct watched *prev, *next;
+} watched;
+
 typedef struct conn_req {
     http_req *r;
     _Atomic phase ph;
@@ -35,6 +56,7 @@ struct http_server {
     const http_handler *h;
     unsigned port;
     atomic_int active;   /* requests between begin and completion */
+    atomic_bool stopping;
     /* Deferred end() calls: a queue served by worker threads. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -42,7 +64,107 @@ struct http_server {
     bool quit;
     pthread_t *workers;
     unsigned nworkers;
+    /* The watchdog's list of open connections. */
+    pthread_mutex_t watch_mu;
+    watched *watch;
+    pthread_t watchdog;
+    bool watchdog_running;
+    unsigned idle_timeout_s;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static watched *watched_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void watch_set(struct http_server *s, struct MHD_Connection *c, watch_state st)
+{
+    watched *w = watched_of(c);
+    if (!w) return;
+    pthread_mutex_lock(&s->watch_mu);
+    w->st = st;
+    w->since = mono_ms();
+    w->body_bytes = 0;
+    pthread_mutex_unlock(&s->watch_mu);
+}
+
+static void watch_body(struct MHD_Connection *c, size_t n)
+{
+    watched *w = watched_of(c);
+    if (w) __atomic_add_fetch(&w->body_bytes, n, __ATOMIC_RELAXED);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        watched *w = calloc(1, sizeof *w);
+        if (!w || !ci) {
+            free(w);
+            return;
+        }
+        w->fd = ci->connect_fd;
+        w->st = W_WAITING;
+        w->since = mono_ms();
+        pthread_mutex_lock(&s->watch_mu);
+        w->next = s->watch;
+        if (s->watch) s->watch->prev = w;
+        s->watch = w;
+        pthread_mutex_unlock(&s->watch_mu);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* Called before libmicrohttpd closes the socket: once unlinked, the watchdog can no
+         * longer touch a descriptor number that may be reused. */
+        watched *w = *socket_context;
+        if (!w) return;
+        pthread_mutex_lock(&s->watch_mu);
+        if (w->prev) w->prev->next = w->next;
+        else s->watch = w->next;
+        if (w->next) w->next->prev = w->prev;
+        pthread_mutex_unlock(&s->watch_mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct http_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+        int64_t now = mono_ms();
+        pthread_mutex_lock(&s->watch_mu);
+        for (watched *w = s->watch; w; w = w->next) {
+            int64_t age = now - w->since;
+            bool slow = false;
+            /* Waiting: an idle keep-alive connection is libmicrohttpd's to time out; this
+             * catches the one that keeps sending a request that never completes. */
+            int64_t idle_ms = (int64_t)s->idle_timeout_s * 1000;
+            if (w->st == W_WAITING && age > 2 * idle_ms) slow = true;
+            if (w->st == W_BODY && age > idle_ms &&
+                __atomic_load_n(&w->body_bytes, __ATOMIC_RELAXED) * 1000 < (uint64_t)age * BODY_MIN_RATE)
+                slow = true;
+            if (slow) {
+                log_info("closing a connection that is too slow (%s)", w->st == W_BODY ? "body" : "request line or headers");
+                shutdown(w->fd, SHUT_RDWR);
+                w->st = W_OTHER;
+            }
+        }
+        pthread_mutex_unlock(&s->watch_mu);
+    }
+    return NULL;
+}
 
 static void *worker_main(void *arg)
 {
@@ -208,6 +330,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         cr->begun = true;
         atomic_fetch_add(&s->active, 1);
+        watch_set(s, c, expects_body(r) ? W_BODY : W_OTHER);
         if (s->h->begin(r) == HTTP_DONE) {
             cr->ph = PH_ANSWERED;
             /* Refuse before "100 Continue" and before reading a body; a request without a body
@@ -222,6 +345,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        watch_body(c, n);
         if (cr->ph == PH_BODY && s->h->body(r, upload_data, n) == HTTP_DONE) {
             cr->ph = PH_ANSWERED;
             return queue(c, cr);
@@ -230,6 +354,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
 
     if (cr->ph == PH_BODY) {
+        watch_set(s, c, W_OTHER);
         if (r->defer_end) {
             cr->ph = PH_WORKING;
             cr->conn = c;
@@ -247,8 +372,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct http_server *s = cls;
-    (void)c;
     (void)toe;
+    watch_set(s, c, W_WAITING);   /* ready for the next request on this connection */
     conn_req *cr = *con_cls;
     if (!cr) return;
     if (cr->begun) {
@@ -301,6 +426,7 @@ static void stop_workers(http_server *s)
     free(s->workers);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }
 
@@ -317,6 +443,8 @@ http_server *http_start(const http_config *cfg)
     s->h = cfg->handler;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
+    s->idle_timeout_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u;
     s->nworkers = cfg->workers ? cfg->workers : 8;
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (!s->workers) abort();
@@ -330,6 +458,7 @@ http_server *http_start(const http_config *cfg)
                             MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_END);
     if (!s->d) {
@@ -339,6 +468,7 @@ http_server *http_start(const http_config *cfg)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
+    s->watchdog_running = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     return s;
 }
 
@@ -353,6 +483,8 @@ void http_stop(http_server *s)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    atomic_store(&s->stopping, true);
+    if (s->watchdog_running) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
     stop_workers(s);
 }

@@ -431,3 +431,49 @@ def test_help_describes_options():
     for opt in ("--listen", "--data", "--domain", "--region", "--fsync", "WOSD_ROOT_ACCESS_KEY",
                 "WOSD_ROOT_SECRET_KEY"):
         assert opt in text, opt
+
+
+# ------------------------------------------------------------------------------------ slow clients
+
+
+def _trickle(sock, data, limit_s):
+    """Sends data a byte every 0.25 s; returns the seconds until the server cut the connection,
+    or None when it had not within limit_s."""
+    t0 = time.time()
+    try:
+        for i in range(len(data)):
+            sock.sendall(data[i:i + 1])
+            time.sleep(0.25)
+            if time.time() - t0 > limit_s:
+                return None
+        return None
+    except OSError:
+        return time.time() - t0
+    finally:
+        sock.close()
+
+
+def test_slow_headers_and_slow_body_are_cut(server_factory):
+    # With --idle-timeout 2: headers must be complete within 4 s, and a body must average
+    # 1 KiB/s after 2 s. A client that trickles bytes is never idle, so only this rule stops it.
+    srv = server_factory("slow", extra_args=("--idle-timeout", "2"))
+    s3 = srv.boto()
+    s3.create_bucket(Bucket="slowb")
+    s3.put_object(Bucket="slowb", Key="k", Body=b"x")   # a normal client is served
+
+    sock = socket.create_connection((srv.host, srv.port), timeout=5)
+    cut = _trickle(sock, b"GET /slowb/k HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 400 + b"\r\n\r\n", 20)
+    assert cut is not None and cut < 12, cut
+
+    body = b"z" * 5000
+    req = srv.client("aws4").build("PUT", wc.key_path("slowb", "big"), "", None, body)
+    sock = socket.create_connection((srv.host, srv.port), timeout=5)
+    sock.sendall(req[:-len(body)])   # the signed head at once, then the body a byte at a time
+    cut = _trickle(sock, body, 20)
+    assert cut is not None and cut < 12, cut
+
+    # Nothing of the cut upload was stored, and the server still serves.
+    assert s3.get_object(Bucket="slowb", Key="k")["Body"].read() == b"x"
+    with pytest.raises(Exception) as ei:
+        s3.head_object(Bucket="slowb", Key="big")
+    assert "404" in str(ei.value)
