@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/admin.h"
+#include "cli/cli.h"
 #include "s3/s3.h"
 #include "server/http.h"
 #include "store/blob.h"
@@ -31,6 +34,7 @@ static const char usage_main[] =
     "\n"
     "Usage:\n"
     "  wosd serve [options]     run the server (wosd serve --help for the options)\n"
+    "  wosd admin COMMAND       operator commands: scrub (wosd admin --help)\n"
     "  wosd --version           print the version\n"
     "  wosd --help              this text\n";
 
@@ -47,7 +51,8 @@ static const char usage_serve[] =
     "                         none: faster, but a power loss may lose recent writes\n"
     "  --threads N            HTTP event threads (default: one per core)\n"
     "  --max-connections N    connection limit (default 10000)\n"
-    "  --idle-timeout SEC     close connections idle this long (default 60)\n"
+    "  --idle-timeout SEC     close connections idle this long (default 60); headers must\n"
+    "                         complete within twice that, bodies average >= 1 KiB/s\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
     "  --help                 this text\n"
     "\n"
@@ -216,6 +221,14 @@ static int serve(int argc, char **argv)
         log_error("cannot create data directory %s: %s", data, strerror(errno));
         return 1;
     }
+    /* One server per data directory, and no offline admin command beside it: the lock is held
+     * until exit, and the kernel drops it however the process ends. */
+    char lock_err[4400];
+    int lock_fd = admin_lock_data_dir(data, lock_err, sizeof lock_err);
+    if (lock_fd < 0) {
+        log_error("%s", lock_err);
+        return 1;
+    }
     char ak[129], sk[129];
     bool generated;
     if (root_credentials(data, ak, sizeof ak, sk, sizeof sk, &generated)) return 1;
@@ -250,6 +263,24 @@ static int serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Descriptors: raise the soft limit as far as allowed, and keep connections below it with
+     * room for blobs, the database and the workers, so the server refuses connections instead
+     * of running out of descriptors (libmicrohttpd would spin waiting for one). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        long room = rl.rlim_cur == RLIM_INFINITY ? max_conn : (long)rl.rlim_cur - 128;
+        if (room < 16) room = 16;
+        if (max_conn > room) {
+            log_warn("connection limit lowered to %ld: only %llu descriptors", room, (unsigned long long)rl.rlim_cur);
+            max_conn = room;
+        }
+    }
 
     http_config hc = {
         .listen = listen,
@@ -304,6 +335,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "serve")) return serve(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "admin")) return cli_admin(argc - 1, argv + 1);
     fprintf(stderr, "wosd: unknown command '%s'\n%s", argv[1], usage_main);
     return 2;
 }

@@ -36,6 +36,13 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
         const char *stored = NULL;
         for (int k = 0; system_headers[k]; k++)
             if (strcasecmp(name, system_headers[k]) == 0) stored = system_headers[k];
+        bool is_meta = str_has_prefix_ci(name, "x-wos-meta-") || str_has_prefix_ci(name, "x-amz-meta-");
+        /* One line per header: a line break in a stored name or value (possible in a POST form
+         * field) would forge lines such as the ACL's. */
+        if ((stored || is_meta) && (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))) {
+            buf_free(&b);
+            return s3_fail(q, S3E_InvalidArgument, "Header values must not contain line breaks.");
+        }
         if (stored) {
             /* aws-chunked is a transfer detail, not the object's encoding. */
             if (strcmp(stored, "content-encoding") == 0) {
