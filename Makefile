@@ -5,6 +5,7 @@
 #                   then every fuzz target for a few seconds
 #   make asan       sanitizer build: build/asan/wosd
 #   make unit       unit tests of the release build only
+#   make bench      wosd against nginx on loopback, figures with ratios (tests/bench/bench.mk)
 CC      ?= cc
 PKGS     = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson
 CSTD     = -std=c17 -D_GNU_SOURCE
@@ -73,3 +74,4 @@ clean:
 -include $(OBJS:.o=.d) $(UNIT_BINS:%=%.d)
 
 include tests/fuzz/fuzz.mk
+include tests/bench/bench.mk

@@ -34,6 +34,7 @@ static const char usage_main[] =
     "\n"
     "Usage:\n"
     "  wosd serve [options]     run the server (wosd serve --help for the options)\n"
+    "  wosd bench [options]     load-test an S3 endpoint (wosd bench --help)\n"
     "  wosd admin COMMAND       operator commands: scrub (wosd admin --help)\n"
     "  wosd --version           print the version\n"
     "  wosd --help              this text\n";
@@ -335,6 +336,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "serve")) return serve(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(argv[1], "admin")) return cli_admin(argc - 1, argv + 1);
     fprintf(stderr, "wosd: unknown command '%s'\n%s", argv[1], usage_main);
     return 2;
