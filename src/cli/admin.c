@@ -12,14 +12,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cli/admin_iam.h"
 #include "cli/cli.h"
 
 static const char usage_admin[] =
     "Usage: wosd admin COMMAND [options]\n"
     "\n"
-    "Commands (each works on a stopped server's data directory, and refuses to run while a\n"
-    "server holds it):\n"
-    "  scrub --data DIR [--repair] [--deep] [--json]\n"
+    "Commands:\n"
+    "  scrub --data DIR [--repair] [--deep] [--json]   (on a stopped server's data directory)\n"
     "        check every object, upload part and blob of DIR against each other: rows whose\n"
     "        bytes are missing (dangling), blobs of the wrong size, blobs nothing names\n"
     "        (orphans); --deep also reads every blob and checks its MD5 against the ETag.\n"
@@ -66,9 +66,11 @@ int cli_admin(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage_admin, stdout);
+        fputs(admin_iam_usage, stdout);
         return 0;
     }
     if (!strcmp(cmd, "scrub")) return admin_scrub(argc - 1, argv + 1);
+    if (!strcmp(cmd, "user") || !strcmp(cmd, "key") || !strcmp(cmd, "policy")) return admin_iam(argc - 1, argv + 1);
     fprintf(stderr, "wosd admin: unknown command '%s'\n%s", cmd, usage_admin);
     return 2;
 }

@@ -114,3 +114,54 @@ const char *s3_headers_find(s3_req *q, const char *stored, const char *name)
     }
     return NULL;
 }
+
+/* --- canned ACLs ------------------------------------------------------------------------------ */
+
+const char *s3_canned_acl(const char *v)
+{
+    static const char *const known[] = {"private", "public-read", "public-read-write", "authenticated-read", NULL};
+    if (!v) return NULL;
+    for (int i = 0; known[i]; i++)
+        if (strcasecmp(v, known[i]) == 0) return known[i];
+    return NULL;
+}
+
+s3_err s3_acl_from_request(s3_req *q, const char **acl)
+{
+    *acl = NULL;
+    static const char *const grants[] = {"grant-read", "grant-write", "grant-read-acp", "grant-write-acp",
+                                         "grant-full-control", NULL};
+    for (int i = 0; grants[i]; i++)
+        if (s3_xhdr(q, grants[i]))
+            return s3_fail(q, S3E_NotImplemented, "Only canned ACLs are supported, not x-amz-grant-* headers.");
+    const char *v = s3_xhdr(q, "acl");
+    if (!v) return S3E_OK;
+    if (!(*acl = s3_canned_acl(v)))
+        return s3_fail(q, S3E_NotImplemented,
+                       "Only the canned ACLs private, public-read, public-read-write and authenticated-read are supported.");
+    return S3E_OK;
+}
+
+const char *s3_headers_set_acl(s3_req *q, const char *stored, const char *acl)
+{
+    static const char line[] = S3_ACL_HEADER ":";
+    buf b = {0};
+    for (const char *p = stored; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
+        if (strncmp(p, line, sizeof line - 1) != 0) buf_append(&b, p, len);
+        p += len;
+    }
+    if (b.len && b.data[b.len - 1] != '\n') buf_puts(&b, "\n");
+    if (acl && strcmp(acl, "private") != 0) buf_printf(&b, "%s%s\n", line, acl);
+    const char *out = b.data ? arena_strdup(q->a, b.data) : "";
+    buf_free(&b);
+    return out;
+}
+
+const char *s3_headers_acl(s3_req *q, const char *stored)
+{
+    const char *v = s3_headers_find(q, stored, S3_ACL_HEADER);
+    const char *acl = v ? s3_canned_acl(v) : NULL;
+    return acl ? acl : "private";
+}

@@ -1,10 +1,12 @@
 /* ops_bucket — the service and bucket operations: ListBuckets (GetService), CreateBucket,
- * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning, and the ACL answers a
- * single-owner server can give honestly. */
+ * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning, and GET/PUT ?acl for
+ * buckets and objects with the canned ACLs (private, public-read, public-read-write,
+ * authenticated-read). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 #include "s3/xml_in.h"
 #include "util/log.h"
@@ -33,6 +35,9 @@ static s3_err need_bucket(s3_req *q, meta_bucket *b)
 static void list_one(void *cls, const meta_bucket *b)
 {
     xmlw *w = ((void **)cls)[0];
+    s3_req *q = ((void **)cls)[1];
+    /* A user sees the buckets it may list (GetService itself was checked before). */
+    if (!authz_may_list(q, b)) return;
     xml_open(w, "Bucket");
     xml_elem(w, "Name", b->name);
     char ts[25];
@@ -47,7 +52,7 @@ static s3_err list_buckets_end(s3_req *q)
     s3_xml_begin(q, &w, "ListAllMyBucketsResult");
     xml_owner(&w, "Owner", s3_owner_id(q));
     xml_open(&w, "Buckets");
-    void *cls[1] = {&w};
+    void *cls[2] = {&w, q};
     if (meta_bucket_list(q->cfg->meta, list_one, cls) != META_OK) {
         buf_free(&w.b);
         return S3E_InternalError;
@@ -65,10 +70,11 @@ const s3_op op_list_buckets = {"ListBuckets", "wos:GetService", NULL, NULL, list
 static s3_err create_bucket_begin(s3_req *q)
 {
     if (!s3_bucket_name_valid(q->bucket)) return S3E_InvalidBucketName;
-    const char *acl = s3_xhdr(q, "acl");
-    if (acl && strcasecmp(acl, "private") != 0)
-        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
-    return S3E_OK;
+    /* Path-style /wos-admin/… is the admin API (request.c): no bucket may take its name. */
+    if (strcmp(q->bucket, "wos-admin") == 0)
+        return s3_fail(q, S3E_InvalidBucketName, "The bucket name wos-admin is reserved.");
+    const char *acl;
+    return s3_acl_from_request(q, &acl);
 }
 
 static s3_err create_bucket_end(s3_req *q)
@@ -79,6 +85,10 @@ static s3_err create_bucket_end(s3_req *q)
     snprintf(b.region, sizeof b.region, "%s", q->cfg->region);
     snprintf(b.storage_class, sizeof b.storage_class, "Standard");
     b.created_ms = time_now_ms();
+    const char *acl;
+    s3_err e = s3_acl_from_request(q, &acl);
+    if (e) return e;
+    snprintf(b.acl, sizeof b.acl, "%s", acl ? acl : "private");
 
     const char *sc = s3_xhdr(q, "storage-class");
     if (sc) {
@@ -105,7 +115,7 @@ static s3_err create_bucket_end(s3_req *q)
     meta_bucket existing;
     meta_status st = meta_bucket_create(q->cfg->meta, &b, &existing);
     if (st == META_EXISTS)
-        return strcmp(existing.owner, b.owner) == 0 ? S3E_BucketAlreadyOwnedByYou : S3E_BucketAlreadyExists;
+        return authz_is_owner(q, existing.owner) ? S3E_BucketAlreadyOwnedByYou : S3E_BucketAlreadyExists;
     if (st != META_OK) return S3E_InternalError;
     http_resp_header(q->http, "Location", q->vhost ? "/" : http_path_raw(q->http));
     s3_respond_empty(q, 200);
@@ -174,31 +184,56 @@ static s3_err versioning_end(s3_req *q)
 const s3_op op_get_bucket_versioning = {"GetBucketVersioning", "wos:GetBucketVersioning", NULL, NULL,
                                         versioning_end, NULL};
 
-/* --- ACLs: one owner with FULL_CONTROL, and the canned 'private' ---------------------------- */
+/* --- ACLs: the owner's FULL_CONTROL and the canned grants ---------------------------------- */
 
-static s3_err acl_target_exists(s3_req *q)
-{
-    s3_err e = need_bucket(q, NULL);
-    if (e || !q->key) return e;
+#define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
+#define AUTHENTICATED_USERS "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+/* The bucket, and the object when the request names one. */
+typedef struct acl_target {
+    meta_bucket b;
     meta_object o;
-    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
+} acl_target;
+
+static s3_err acl_target_get(s3_req *q, acl_target *t)
+{
+    s3_err e = need_bucket(q, &t->b);
+    if (e || !q->key) return e;
+    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &t->o);
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
+}
+
+static void group_grant(xmlw *w, const char *uri, const char *perm)
+{
+    buf_puts(&w->b, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">");
+    xml_elem(w, "URI", uri);
+    buf_puts(&w->b, "</Grantee>");
+    xml_elem(w, "Permission", perm);
+    xml_close(w, "Grant");
 }
 
 static s3_err get_acl_end(s3_req *q)
 {
-    s3_err e = acl_target_exists(q);
+    acl_target t;
+    s3_err e = acl_target_get(q, &t);
     if (e) return e;
+    /* Objects have no owner of their own here: the bucket's owner owns what is in it. */
+    const char *owner = s3_owner_display(q, t.b.owner);
+    const char *acl = q->key ? s3_headers_acl(q, t.o.headers) : s3_canned_acl(t.b.acl);
+    if (!acl) acl = "private";
     xmlw w = {0};
     s3_xml_begin(q, &w, "AccessControlPolicy");
-    xml_owner(&w, "Owner", s3_owner_id(q));
+    xml_owner(&w, "Owner", owner);
     xml_open(&w, "AccessControlList");
     buf_puts(&w.b, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">");
-    xml_elem(&w, "ID", s3_owner_id(q));
-    xml_elem(&w, "DisplayName", s3_owner_id(q));
+    xml_elem(&w, "ID", owner);
+    xml_elem(&w, "DisplayName", owner);
     buf_puts(&w.b, "</Grantee>");
     xml_elem(&w, "Permission", "FULL_CONTROL");
     xml_close(&w, "Grant");
+    if (!strcmp(acl, "public-read") || !strcmp(acl, "public-read-write")) group_grant(&w, ALL_USERS, "READ");
+    if (!strcmp(acl, "public-read-write")) group_grant(&w, ALL_USERS, "WRITE");
+    if (!strcmp(acl, "authenticated-read")) group_grant(&w, AUTHENTICATED_USERS, "READ");
     xml_close(&w, "AccessControlList");
     xml_end(&w, "AccessControlPolicy");
     s3_respond_xml(q, 200, &w);
@@ -207,33 +242,67 @@ static s3_err get_acl_end(s3_req *q)
 
 const s3_op op_get_acl = {"GetAcl", "wos:GetObjectAcl", NULL, NULL, get_acl_end, NULL};
 
-/* Whether an AccessControlPolicy body says what "private" says: the owner alone, with
- * FULL_CONTROL (clients such as s3cmd write back the document GET ?acl gave them). */
-static bool acl_body_is_private(s3_req *q)
+/* The canned ACL an AccessControlPolicy body amounts to (clients such as s3cmd read the
+ * document GET ?acl gave them, add or remove a group grant, and write it back), or NULL when
+ * it says something no canned ACL says. */
+static const char *acl_from_body(s3_req *q, const char *owner)
 {
     xml_doc *d = xml_parse(q->xml_body.data, q->xml_body.len);
     xml_node *root = d ? xml_root(d, "AccessControlPolicy") : NULL;
     xml_node *list = root ? xml_child(root, "AccessControlList") : NULL;
-    bool ok = list != NULL;
+    bool ok = list != NULL, all_read = false, all_write = false, auth_read = false;
     for (xml_node *g = list ? xml_next_child(list, NULL) : NULL; g && ok; g = xml_next_child(list, g)) {
         xml_node *grantee = xml_child(g, "Grantee");
         const char *id = grantee ? xml_child_text(q->a, grantee, "ID") : NULL;
+        const char *uri = grantee ? xml_child_text(q->a, grantee, "URI") : NULL;
         const char *perm = xml_child_text(q->a, g, "Permission");
-        ok = id && perm && !strcmp(id, s3_owner_id(q)) && !strcmp(perm, "FULL_CONTROL");
+        if (!perm) ok = false;
+        else if (id) ok = (!strcmp(id, owner) || authz_is_owner(q, id)) && !strcmp(perm, "FULL_CONTROL");
+        else if (uri && !strcmp(uri, ALL_USERS) && !strcmp(perm, "READ")) all_read = true;
+        else if (uri && !strcmp(uri, ALL_USERS) && !strcmp(perm, "WRITE")) all_write = true;
+        else if (uri && !strcmp(uri, AUTHENTICATED_USERS) && !strcmp(perm, "READ")) auth_read = true;
+        else ok = false;
     }
     xml_doc_free(d);
-    return ok;
+    if (!ok) return NULL;
+    if (!all_read && !all_write && !auth_read) return "private";
+    if (all_read && !all_write && !auth_read) return "public-read";
+    if (all_read && all_write && !auth_read) return "public-read-write";
+    if (!all_read && !all_write && auth_read) return "authenticated-read";
+    return NULL;
 }
 
 static s3_err put_acl_end(s3_req *q)
 {
-    s3_err e = acl_target_exists(q);
+    acl_target t;
+    s3_err e = acl_target_get(q, &t);
     if (e) return e;
-    const char *acl = s3_xhdr(q, "acl");
-    if ((acl && strcasecmp(acl, "private") != 0) || s3_xhdr(q, "grant-read") || s3_xhdr(q, "grant-full-control") ||
-        s3_xhdr(q, "grant-write") || s3_xhdr(q, "grant-read-acp") || s3_xhdr(q, "grant-write-acp") ||
-        (q->xml_body.len && !acl_body_is_private(q)))
-        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    const char *acl;
+    if ((e = s3_acl_from_request(q, &acl))) return e;
+    if (acl && q->xml_body.len)
+        return s3_fail(q, S3E_InvalidRequest, "Specify either a canned ACL header or an AccessControlPolicy body, not both.");
+    if (!acl && q->xml_body.len && !(acl = acl_from_body(q, s3_owner_display(q, t.b.owner))))
+        return s3_fail(q, S3E_NotImplemented,
+                       "Only the grants of the canned ACLs private, public-read, public-read-write and "
+                       "authenticated-read are supported.");
+    if (!acl) return s3_fail(q, S3E_MissingSecurityHeader, "Your request was missing a required header: x-amz-acl");
+
+    if (!q->key) {
+        meta_status st = meta_bucket_set_acl(q->cfg->meta, q->bucket, acl);
+        if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
+    } else {
+        /* Only the headers change, and only on the version read: a PUT racing with us wins
+         * and we apply the ACL to what it wrote. */
+        for (int attempt = 0;; attempt++) {
+            const char *h = s3_headers_set_acl(q, t.o.headers, acl);
+            meta_status st = meta_object_set_headers(q->cfg->meta, q->bucket, q->key, t.o.etag, t.o.mtime_ms, h);
+            if (st == META_OK) break;
+            if (st != META_NOT_FOUND || attempt == 3) return S3E_InternalError;
+            st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &t.o);
+            if (st == META_NOT_FOUND) return S3E_NoSuchKey;
+            if (st != META_OK) return S3E_InternalError;
+        }
+    }
     s3_respond_empty(q, 200);
     return S3E_OK;
 }

@@ -42,9 +42,8 @@ static s3_err initiate_begin(s3_req *q)
     meta_bucket b;
     s3_err e = need_bucket(q, &b);
     if (e) return e;
-    const char *acl = s3_xhdr(q, "acl");
-    if (acl && strcasecmp(acl, "private") != 0)
-        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    const char *acl;
+    if ((e = s3_acl_from_request(q, &acl))) return e;
     const char *cm = http_header(q->http, "Content-MD5");
     unsigned char md[16];
     if (cm && base64_decode(cm, strlen(cm), md, 16) != 16) return S3E_InvalidDigest;
@@ -71,6 +70,10 @@ static s3_err initiate_end(s3_req *q)
     snprintf(u.storage_class, sizeof u.storage_class, "%s", cls);
     snprintf(u.owner, sizeof u.owner, "%s", s3_owner_id(q));
     if ((e = s3_headers_collect(q, &u.headers))) return e;
+    /* The ACL travels with the upload and becomes the object's at Complete. */
+    const char *acl;
+    if ((e = s3_acl_from_request(q, &acl))) return e;
+    u.headers = s3_headers_set_acl(q, u.headers, acl);
     /* 128 random bits: unique across restarts and gateways without coordination. */
     random_hex_upper(16, u.upload_id);
     meta_status st = meta_upload_create(q->cfg->meta, q->bucket, &u);

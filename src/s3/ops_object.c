@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "s3/s3_internal.h"
+#include "s3/authz.h"
 #include "s3/range.h"
 #include "s3/xml_in.h"
 #include "util/log.h"
@@ -38,13 +39,19 @@ static s3_err get_object(s3_req *q, const char *bucket, const char *key, meta_ob
 
 static const char *quoted(s3_req *q, const char *etag) { return arena_printf(q->a, "\"%s\"", etag); }
 
-/* Canned ACLs other than private need the IAM layer; say so rather than ignore them. */
+/* A written object's ACL is the request's canned ACL (private when none): a stored line. */
 static s3_err acl_header_ok(s3_req *q)
 {
-    const char *acl = s3_xhdr(q, "acl");
-    if (acl && strcasecmp(acl, "private") != 0)
-        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
-    return S3E_OK;
+    const char *acl;
+    return s3_acl_from_request(q, &acl);
+}
+
+static s3_err headers_with_request_acl(s3_req *q, const char *stored, const char **out)
+{
+    const char *acl;
+    s3_err e = s3_acl_from_request(q, &acl);
+    if (!e) *out = s3_headers_set_acl(q, stored, acl);
+    return e;
 }
 
 /* --- PutObject ---------------------------------------------------------------------------- */
@@ -89,6 +96,7 @@ static s3_err put_begin(s3_req *q)
     const char *sc = s3_xhdr(q, "storage-class");
     if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
     if ((e = s3_headers_collect(q, &s->headers))) return e;
+    if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
     if ((e = write_conditions(q))) return e;
     return objw_new(q, q->payload_len, true, &s->w);
 }
@@ -281,6 +289,8 @@ static s3_err copy_end(s3_req *q)
     if (replace) {
         if ((e = s3_headers_collect(q, &headers))) return e;
     }
+    /* A copy does not inherit the source's ACL (S3): it takes the request's. */
+    if ((e = headers_with_request_acl(q, headers, &headers))) return e;
 
     /* The bytes are copied: blobs belong to exactly one object (see meta.h on garbage). */
     copy_state *s = arena_alloc(q->a, sizeof *s);
@@ -378,16 +388,24 @@ static s3_err delete_objects_end(s3_req *q)
             code = "NoSuchVersion";
             msg = "The specified version does not exist.";
         } else {
-            meta_status st = meta_object_delete(q->cfg->meta, q->bucket, key);
+            /* Each key needs DeleteObject on itself; a denied key is reported, the others go. */
+            s3_err az = authz_check(q, IAM_ACT_DELETE_OBJECT, q->bucket, key, "");
+            meta_status st = az ? META_NOT_FOUND : meta_object_delete(q->cfg->meta, q->bucket, key);
             /* The WOS SDK URL-encodes keys in this body (WOS-API.md §5.5): when the literal key
-             * was absent, the decoded one is what the client meant. */
+             * was absent (or not ours to delete), the decoded one is what the client meant. */
             if (st == META_NOT_FOUND && q->dialect == DIALECT_WOS && strchr(key, '%')) {
                 size_t dl;
                 char *dec = url_decode(q->a, key, klen, false, &dl);
-                if (dec && dl == strlen(dec) && utf8_valid(dec, dl))
-                    st = meta_object_delete(q->cfg->meta, q->bucket, dec);
+                if (dec && dl == strlen(dec) && utf8_valid(dec, dl)) {
+                    s3_err dz = authz_check(q, IAM_ACT_DELETE_OBJECT, q->bucket, dec, "");
+                    if (!dz) st = meta_object_delete(q->cfg->meta, q->bucket, dec);
+                    if (az && !dz) az = S3E_OK;
+                }
             }
-            if (st != META_OK && st != META_NOT_FOUND) {
+            if (az) {
+                code = az == S3E_AccessDenied ? "AccessDenied" : "InternalError";
+                msg = s3_err_message(az);
+            } else if (st != META_OK && st != META_NOT_FOUND) {
                 code = "InternalError";
                 msg = s3_err_message(S3E_InternalError);
             }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "s3/authz.h"
 #include "s3/form.h"
 #include "s3/s3_internal.h"
 #include "util/log.h"
@@ -175,7 +176,7 @@ static s3_err check_signature(s3_req *q, post_state *s, const char *policy)
             return s3_fail(q, S3E_AuthorizationHeaderMalformed,
                            arena_printf(q->a, "The authorization header is malformed; the region '%s' is wrong; expecting '%s'",
                                         parts[2], q->cfg->region));
-        if (s3_lookup_secret(parts[0], secret, sizeof secret)) return S3E_InvalidAccessKeyId;
+        if (s3_lookup_secret(q, parts[0], secret, sizeof secret)) return S3E_InvalidAccessKeyId;
         unsigned char key[32], mac[32];
         sigv4_signing_key(wos, secret, parts[1], parts[2], wos ? "wos" : "s3", key);
         hmac_sha256(key, 32, policy, strlen(policy), mac);
@@ -189,8 +190,8 @@ static s3_err check_signature(s3_req *q, post_state *s, const char *policy)
     if (!ak) ak = field(s, "WOSAccessKeyId");
     if (!ak) ak = field(s, "accesskeyid");
     const char *sig = field(s, "signature");
-    if (!ak || !sig) return S3E_AccessDenied;   /* anonymous: no bucket policy allows it yet */
-    if (s3_lookup_secret(ak, secret, sizeof secret)) return S3E_InvalidAccessKeyId;
+    if (!ak || !sig) return S3E_AccessDenied;   /* a policy nobody signed */
+    if (s3_lookup_secret(q, ak, secret, sizeof secret)) return S3E_InvalidAccessKeyId;
     unsigned char mac[20];
     hmac_sha1(secret, strlen(secret), policy, strlen(policy), mac);
     char b64[32];
@@ -205,14 +206,17 @@ static s3_err check_signature(s3_req *q, post_state *s, const char *policy)
 static s3_err start_file(s3_req *q, post_state *s)
 {
     const char *policy = field(s, "policy");
+    s3_err e = S3E_OK;
     if (!policy) {
         bool signed_form = field(s, "signature") || field(s, "x-amz-signature") || field(s, "x-wos-signature");
-        return signed_form ? s3_fail(q, S3E_InvalidArgument, "Bucket POST must contain a field named 'policy'.")
-                           : S3E_AccessDenied;
+        if (signed_form) return s3_fail(q, S3E_InvalidArgument, "Bucket POST must contain a field named 'policy'.");
+        /* Neither policy nor signature: an anonymous upload, for buckets whose policy or ACL
+         * lets everyone write (authorised below). */
+    } else {
+        e = check_signature(q, s, policy);
+        if (!e) e = check_policy(q, s, policy);
+        if (e) return e;
     }
-    s3_err e = check_signature(q, s, policy);
-    if (!e) e = check_policy(q, s, policy);
-    if (e) return e;
 
     const char *key = field(s, "key");
     if (!key || !*key) return s3_fail(q, S3E_InvalidArgument, "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.");
@@ -240,8 +244,12 @@ static s3_err start_file(s3_req *q, post_state *s)
     const char *acl = field(s, "acl");
     if (!acl) acl = field(s, "x-wos-acl");
     if (!acl) acl = field(s, "x-amz-acl");
-    if (acl && strcasecmp(acl, "private") != 0)
-        return s3_fail(q, S3E_NotImplemented, "Only the canned ACL 'private' is supported.");
+    q->form_acl = acl;
+    if (acl && !(acl = s3_canned_acl(acl)))
+        return s3_fail(q, S3E_NotImplemented,
+                       "Only the canned ACLs private, public-read, public-read-write and authenticated-read are supported.");
+    /* Now the form has said who signed it: may that principal (or anyone) write this key? */
+    if ((e = authz_check(q, IAM_ACT_PUT_OBJECT, q->bucket, key, ""))) return e;
 
     /* Stored headers: the form's own, with the file part's Content-Type as a fallback. */
     const char *names[FIELDS_MAX + 1], *values[FIELDS_MAX + 1];
@@ -258,6 +266,7 @@ static s3_err start_file(s3_req *q, post_state *s)
         values[n++] = s->file_ctype;
     }
     if ((e = s3_headers_collect_pairs(q, n, names, values, &s->headers))) return e;
+    s->headers = s3_headers_set_acl(q, s->headers, acl);
     return objw_new(q, -1, true, &s->w);
 }
 

@@ -1,17 +1,20 @@
 /* request — the pipeline every S3/WOS request goes through.
  *
- *   begin:  request id → addressing (Host, path, query) → authentication → operation choice
- *           → the operation's own checks. A failure here is answered before the body is read.
+ *   begin:  request id → addressing (Host, path, query; the admin API's /wos-admin/ prefix)
+ *           → authentication → operation choice → authorisation (authz.c) → the operation's
+ *           own checks. A failure here is answered before the body is read.
  *   body:   the raw body is checked against the signed payload hash or decoded from
  *           aws-chunked, then handed to the operation.
  *   end:    payload checks complete, the operation runs and answers.
  * Errors from any step go through respond_error(), the one writer of error documents. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -91,7 +94,21 @@ s3_err s3_collect_body(s3_req *q, const char *data, size_t n)
 
 const char *s3_owner_id(const s3_req *q)
 {
-    return q->auth.access_key[0] ? q->auth.access_key : cfg->root_access_key;
+    if (q->who.root) return "root";
+    return q->who.anonymous || !q->who.user[0] ? "anonymous" : q->who.user;
+}
+
+const char *s3_owner_display(const s3_req *q, const char *owner)
+{
+    if (!owner || !*owner) return "anonymous";
+    return strcmp(owner, cfg->root_access_key) == 0 ? "root" : owner;
+}
+
+void s3_respond_json(s3_req *q, int status, char *body, size_t len)
+{
+    http_resp_status(q->http, status);
+    http_resp_header(q->http, "Content-Type", "application/json");
+    http_resp_body_buf(q->http, body, len);
 }
 
 bool s3_bucket_name_valid(const char *n)
@@ -143,6 +160,14 @@ static void respond_error(s3_req *q, s3_err e)
         s3_respond_empty(q, 304);
         return;
     }
+    if (q->admin) {   /* the admin API speaks JSON, errors included */
+        json_t *doc = json_pack("{s:{s:s,s:s},s:s}", "error", "code", s3_err_code(e), "message", msg,
+                                "request_id", q->request_id);
+        char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        s3_respond_json(q, status, body, body ? strlen(body) : 0);
+        return;
+    }
     xmlw w = {0};
     xml_begin(&w, "Error", NULL, q->dialect == DIALECT_WOS);
     xml_elem(&w, "Code", s3_err_code(e));
@@ -186,6 +211,8 @@ static bool host_name(arena *a, const char *host, char **out)
     return true;
 }
 
+static s3_err parse_query(s3_req *q);
+
 static s3_err route(s3_req *q)
 {
     http_req *r = q->http;
@@ -213,6 +240,11 @@ static s3_err route(s3_req *q)
         path = p ? p : "/";
     }
     const char *rest = path + 1;
+    /* The admin API lives beside the buckets; "wos-admin" is a reserved bucket name. */
+    if (!vbucket && strncmp(path, "/wos-admin/", 11) == 0) {
+        q->admin = true;
+        return parse_query(q);
+    }
     if (vbucket) {
         q->vhost = true;
         q->bucket = vbucket;
@@ -232,9 +264,13 @@ static s3_err route(s3_req *q)
         if (klen > S3_MAX_KEY) return S3E_KeyTooLongError;
         q->key = k;
     }
+    return parse_query(q);
+}
 
-    /* Query: name[=value] pairs, decoded ('+' is a space, as S3 reads it). */
-    const char *qs = http_query_raw(r);
+/* Query: name[=value] pairs, decoded ('+' is a space, as S3 reads it). */
+static s3_err parse_query(s3_req *q)
+{
+    const char *qs = http_query_raw(q->http);
     size_t cap = 1;
     for (const char *p = qs; *p; p++) cap += *p == '&';
     q->params = arena_alloc(q->a, cap * sizeof *q->params);
@@ -270,7 +306,7 @@ static s3_dialect guess_dialect(const http_req *r)
 
 /* Sub-resources of S3 that wosd does not have: answered 501 NotImplemented, never ignored. */
 static const char *unsupported[] = {
-    "website", "cors", "policy", "lifecycle", "tagging", "logging", "notification",
+    "website", "cors", "lifecycle", "tagging", "logging", "notification",
     "replication", "encryption", "requestPayment", "accelerate", "analytics", "inventory",
     "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock", "object-lock",
     "legal-hold", "retention", "torrent", "restore", "select", "append", "avinfo", "metadata",
@@ -282,6 +318,7 @@ static const s3_op *choose_op(s3_req *q)
     const char *m = http_method(q->http);
     bool get = !strcmp(m, "GET"), head = !strcmp(m, "HEAD"), put = !strcmp(m, "PUT"),
          post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+    if (q->admin) return &op_admin;
     for (int i = 0; unsupported[i]; i++)
         if (s3_param_has(q, unsupported[i])) return &op_not_implemented;
 
@@ -291,6 +328,8 @@ static const s3_op *choose_op(s3_req *q)
     }
     if (!q->key) {
         if (s3_param_has(q, "acl")) return get ? &op_get_acl : put ? &op_put_acl : NULL;
+        if (s3_param_has(q, "policy"))
+            return get ? &op_get_bucket_policy : put ? &op_put_bucket_policy : del ? &op_delete_bucket_policy : NULL;
         if (s3_param_has(q, "location")) return get ? &op_get_bucket_location : NULL;
         if (s3_param_has(q, "versioning")) return get ? &op_get_bucket_versioning : put ? &op_not_implemented : NULL;
         if (s3_param_has(q, "versions")) return get ? &op_list_object_versions : NULL;
@@ -304,6 +343,7 @@ static const s3_op *choose_op(s3_req *q)
         return NULL;
     }
     if (s3_param_has(q, "acl")) return get ? &op_get_acl : put ? &op_put_acl : NULL;
+    if (s3_param_has(q, "policy")) return &op_not_implemented;   /* objects have no policy */
     bool upload_id = s3_param_has(q, "uploadId");
     if (s3_param_has(q, "uploads")) return post ? &op_initiate_upload : NULL;
     if (put && (upload_id || s3_param_has(q, "partNumber")))
@@ -323,17 +363,14 @@ static const s3_op *choose_op(s3_req *q)
 
 /* --- authentication ----------------------------------------------------------------------- */
 
-int s3_lookup_secret(const char *access_key, char *secret, size_t cap)
+int s3_lookup_secret(s3_req *q, const char *access_key, char *secret, size_t cap)
 {
-    if (strcmp(access_key, cfg->root_access_key) != 0) return -1;
-    snprintf(secret, cap, "%s", cfg->root_secret_key);
-    return 0;
+    return authz_lookup_key(q, access_key, secret, cap);
 }
 
 static int lookup_secret(void *cls, const char *access_key, char *secret, size_t cap)
 {
-    (void)cls;
-    return s3_lookup_secret(access_key, secret, cap);
+    return authz_lookup_key(cls, access_key, secret, cap);
 }
 
 static s3_err authenticate(s3_req *q)
@@ -343,11 +380,16 @@ static s3_err authenticate(s3_req *q)
         .now = (int64_t)time(NULL),
         .vhost_bucket = q->vhost ? q->bucket : NULL,
         .lookup = lookup_secret,
+        .lookup_cls = q,
     };
     const char *msg = NULL;
     s3_err e = auth_verify(q->http, &c, q->a, &q->auth, &msg);
     q->dialect = q->auth.dialect;
     if (e) return s3_fail(q, e, msg);
+    if (q->auth.kind == AUTH_ANON) {
+        memset(&q->who, 0, sizeof q->who);
+        q->who.anonymous = true;
+    }
     return S3E_OK;
 }
 
@@ -417,9 +459,9 @@ static http_step on_begin(http_req *r)
         q->op = choose_op(q);
         if (!q->op) e = S3E_MethodNotAllowed;
     }
-    /* Until bucket policies exist, only signed requests of known users get anywhere. A browser
-     * POST carries its signature in the form: that operation checks it. */
-    if (!e && q->auth.kind == AUTH_ANON && q->op != &op_post_object) e = S3E_AccessDenied;
+    /* Identity policies, the bucket policy and ACLs decide (authz.c). A browser POST carries
+     * its signature in the form: that operation authorises once it has read it. */
+    if (!e) e = authz_request(q);
     if (!e) e = payload_setup(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
@@ -495,5 +537,6 @@ static const http_handler handler = {
 const http_handler *s3_handler(const s3_config *c)
 {
     cfg = c;
+    authz_init(c);
     return &handler;
 }

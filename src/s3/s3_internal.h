@@ -39,6 +39,14 @@ typedef struct s3_op {
     void (*cleanup)(s3_req *q);
 } s3_op;
 
+/* Who sent the request, once authentication has run (authz.c fills it). */
+typedef struct s3_principal {
+    bool root;                  /* the root credential of s3_config: allowed everything */
+    bool anonymous;             /* no credential at all */
+    char user[65];              /* the user's name as it was created; "root"; "" anonymous */
+    char user_id[33];           /* the user's stable id; "" for root and anonymous */
+} s3_principal;
+
 typedef struct s3_param {
     const char *name, *value;   /* decoded; value "" when absent */
     bool has_value;
@@ -52,6 +60,9 @@ struct s3_req {
     const s3_op *op;
     s3_dialect dialect;
     auth_result auth;
+    s3_principal who;
+    bool admin;                 /* the path is under /wos-admin/: the admin API (admin_api.c) */
+    const char *form_acl;       /* PostObject: the form's acl field (the s3:x-amz-acl condition) */
     const char *bucket;         /* decoded; NULL for the service */
     const char *key;            /* decoded; NULL for a bucket */
     bool vhost;
@@ -84,10 +95,33 @@ s3_err s3_fail(s3_req *q, s3_err e, const char *message);   /* sets err_message,
 /* Collects the body for an op that parses XML (body callback for the op vtable). */
 s3_err s3_collect_body(s3_req *q, const char *data, size_t n);
 bool s3_bucket_name_valid(const char *name);
-/* The owner id/display name shown in listings and ACLs. */
+/* The requester's id/display name, shown in ListBuckets and as the initiator of uploads:
+ * "root", the user's name, or "anonymous". */
 const char *s3_owner_id(const s3_req *q);
-/* The secret of an access key (0), or -1 when the key is unknown. */
-int s3_lookup_secret(const char *access_key, char *secret, size_t cap);
+/* How a bucket's stored owner is shown (ID and DisplayName): "root" for the root user (whose
+ * buckets from before users existed record its access key), else the user's name. */
+const char *s3_owner_display(const s3_req *q, const char *owner);
+/* The secret of an access key (0), or -1 when the key is unknown or disabled; sets q->who to
+ * the principal the key names. For signatures checked outside auth_verify (PostObject). */
+int s3_lookup_secret(s3_req *q, const char *access_key, char *secret, size_t cap);
+/* Answers a JSON document (admin API). Takes ownership of body (malloc'd). */
+void s3_respond_json(s3_req *q, int status, char *body, size_t len);
+
+/* --- canned ACLs (objhdr.c) ----------------------------------------------------------------
+ * A bucket's ACL is meta_bucket.acl; an object's is a stored header line "x-wosd-acl:<acl>"
+ * (absent: private), which s3_headers_emit never sends. */
+#define S3_ACL_HEADER "x-wosd-acl"
+/* The canonical canned ACL v names ("private", "public-read", "public-read-write",
+ * "authenticated-read", case-insensitively), or NULL. */
+const char *s3_canned_acl(const char *v);
+/* The x-wos-acl / x-amz-acl header of the request: *acl is its canonical name, or NULL when
+ * absent. S3E_NotImplemented for any other canned ACL and for x-*-grant-* headers. */
+s3_err s3_acl_from_request(s3_req *q, const char **acl);
+/* stored with any ACL line removed, then "x-wosd-acl:<acl>" added unless acl is NULL or
+ * "private" (arena memory). */
+const char *s3_headers_set_acl(s3_req *q, const char *stored, const char *acl);
+/* The object's canned ACL from its stored headers ("private" when none). */
+const char *s3_headers_acl(s3_req *q, const char *stored);
 
 /* --- object-level helpers shared by ops (ops_object.c) ----------------------------------- */
 /* Storage class from a header value (case-insensitive, with AWS aliases); NULL if invalid. */
@@ -98,9 +132,9 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_get_bucket_location, op_get_bucket_versioning, op_get_acl, op_put_acl, op_list_objects,
     op_list_object_versions, op_delete_objects, op_put_object, op_copy_object, op_get_object,
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
-    op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented;
+    op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented,
+    op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin;
 
-#endif
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------
  * An object's headers are stored as "name:value\n" lines: the system headers (content-type,
@@ -160,3 +194,5 @@ s3_err s3_conditions(const char *if_match, const char *if_none_match, const char
 /* Parses "/bucket/key" or "bucket/key" (URL-encoded, optional ?versionId=null) of a copy
  * source. */
 s3_err s3_copy_source(s3_req *q, const char **bucket, const char **key);
+
+#endif

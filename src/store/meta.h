@@ -96,6 +96,11 @@ meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object
 /* Fills *o with memory from a (headers, inline data, extents). */
 meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, arena *a,
                             meta_object *o);
+/* Replaces the stored headers of the object (its ACL line, …) and nothing else, provided it is
+ * still the version the caller read: same etag and mtime_ms. META_NOT_FOUND when the object is
+ * gone or was replaced meanwhile (read it again to tell which). Its bytes are not touched. */
+meta_status meta_object_set_headers(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                    int64_t mtime_ms, const char *headers);
 /* META_NOT_FOUND when there was nothing to delete. */
 meta_status meta_object_delete(meta_store *m, const char *bucket, const char *key);
 

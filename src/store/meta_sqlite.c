@@ -133,6 +133,8 @@ enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
       "SELECT size,etag,mtime_ms,storage_class,parts_count,headers,inline_data,extents "       \
       "FROM objects WHERE bucket=?1 AND key=?2")                                               \
     X(OBJ_DELETE, "DELETE FROM objects WHERE bucket=?1 AND key=?2")                            \
+    X(OBJ_SET_HEADERS,                                                                         \
+      "UPDATE objects SET headers=?5 WHERE bucket=?1 AND key=?2 AND etag=?3 AND mtime_ms=?4")   \
     X(OBJ_LIST_OPEN, OBJ_LIST_COLS "WHERE bucket=?1 AND key>=?2 " OBJ_LIST_TIME "ORDER BY key") \
     X(OBJ_LIST_RANGE,                                                                          \
       OBJ_LIST_COLS "WHERE bucket=?1 AND key>=?2 AND key<?3 " OBJ_LIST_TIME "ORDER BY key")    \
@@ -1041,6 +1043,28 @@ meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, 
     }
     release(c);
     return s;
+}
+
+static meta_status run_one(conn *c, sqlite3_stmt *st, const char *what);
+
+meta_status meta_object_set_headers(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                    int64_t mtime_ms, const char *headers)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    meta_status s = tx_begin(c, true);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_OBJ_SET_HEADERS);
+    if (!st) s = META_ERROR;
+    else {
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        bind_key(st, 2, key);
+        bind_text(st, 3, etag);
+        sqlite3_bind_int64(st, 4, mtime_ms);
+        bind_text(st, 5, headers);
+        s = run_one(c, st, "set object headers");
+    }
+    return tx_end(c, s);
 }
 
 meta_status meta_object_delete(meta_store *m, const char *bucket, const char *key)
