@@ -300,9 +300,9 @@ static s3_err copy_end(s3_req *q)
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;
 
-    /* A copy keeps the source's ETag: for a multipart source the bytes are one blob now, but
-     * clients compare ETags across copies. */
-    const char *etag = src.parts_count ? src.etag : res.etag;
+    /* A copy keeps the source's ETag: the bytes are the same (one blob now, even for a multipart
+     * source), and clients compare ETags along a chain of copies. */
+    const char *etag = src.etag;
     int64_t mtime;
     if ((e = objw_commit_object(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
 
