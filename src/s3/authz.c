@@ -526,9 +526,17 @@ s3_err authz_check(s3_req *q, iam_action a, const char *bucket, const char *key,
     iam_request r;
     request_init(q, &r, a, bucket, key);
     const char *why;
-    int v = decide(q, cache_get(), &r, obj_headers, false, &why);
+    tcache *c = cache_get();
+    int v = decide(q, c, &r, obj_headers, false, &why);
     if (v < 0) return S3E_InternalError;
     if (v > 0) return S3E_OK;
+    /* As S3: a bucket that does not exist is NoSuchBucket to anyone, signed or not (names are
+     * global, existence is no secret); only creating it needs the permission. */
+    if (r.bucket && a != IAM_ACT_PUT_BUCKET) {
+        c_bucket *b = bucket_get(c, r.bucket);
+        if (!b) return S3E_InternalError;
+        if (!b->exists) return S3E_NoSuchBucket;
+    }
     log_denial(q, &r, why);
     return S3E_AccessDenied;
 }

@@ -17,7 +17,7 @@ typedef struct list_ctx {
     xmlw *w;
     list_kind kind;
     bool url_encode;
-    bool owner;
+    const char *owner;   /* NULL: no Owner elements */
     buf prefixes;   /* CommonPrefixes come after Contents in S3's documents */
     int keys, nprefixes;
 } list_ctx;
@@ -55,7 +55,7 @@ static void on_entry(void *cls, const char *prefix, const meta_object *o)
     xml_elem(w, "ETag", arena_printf(c->q->a, "\"%s\"", o->etag));
     xml_elem_i64(w, "Size", o->size);
     xml_elem(w, "StorageClass", o->storage_class);
-    if (c->owner) xml_owner(w, "Owner", s3_owner_id(c->q));
+    if (c->owner) xml_owner(w, "Owner", c->owner);
     xml_close(w, tag);
 }
 
@@ -127,7 +127,11 @@ static s3_err list_end_kind(s3_req *q, list_kind kind)
     xmlw w = {0};
     const char *root = kind == LIST_VERSIONS ? "ListVersionsResult" : "ListBucketResult";
     list_ctx c = {.q = q, .w = &w, .kind = kind, .url_encode = enc != NULL,
-                  .owner = kind != LIST_V2 || (s3_param_get(q, "fetch-owner") && !strcmp(s3_param_get(q, "fetch-owner"), "true"))};
+                  .owner = NULL};
+    /* Objects belong to their bucket's owner (S3's default, "bucket owner enforced"), not to
+     * whoever lists them. */
+    const char *fetch = s3_param_get(q, "fetch-owner");
+    if (kind != LIST_V2 || (fetch && !strcmp(fetch, "true"))) c.owner = s3_owner_display(q, b.owner);
     xmlw head = {0};
     bool truncated = false;
     const char *last = NULL;

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -239,7 +240,7 @@ typedef struct conn {
 /* A change waiting for its batch to commit (on the stack of the thread that made it). */
 typedef struct wjob {
     meta_status s;
-    bool done;
+    sem_t done;                 /* posted once s is final: each waiter wakes alone, no herd */
     struct wjob *next;
 } wjob;
 
@@ -259,7 +260,6 @@ struct meta_store {
     conn *w;
     pthread_mutex_t w_mu;
     pthread_cond_t w_turn;      /* the turn is free */
-    pthread_cond_t w_done;      /* a batch has ended */
     bool w_busy;
     int w_waiting;              /* threads waiting for the turn */
     bool w_open;                /* the batch transaction is open */
@@ -478,13 +478,13 @@ static void batch_finish(meta_store *m)
         pthread_mutex_lock(&m->w_mu);
         m->w_open = false;
     }
-    for (wjob *j = m->w_batch; j; j = j->next) {
+    for (wjob *j = m->w_batch, *next; j; j = next) {
+        next = j->next;   /* j is gone once posted */
         if (s != META_OK) j->s = META_ERROR;
-        j->done = true;
+        sem_post(&j->done);
     }
     m->w_batch = NULL;
     m->w_nbatch = 0;
-    pthread_cond_broadcast(&m->w_done);
 }
 
 /* Gives the turn to the next waiting thread. With w_mu held. */
@@ -539,6 +539,7 @@ static meta_status w_end(conn *c, meta_status s)
     }
     release(c);
     wjob me = {.s = s};
+    sem_init(&me.done, 0, 0);
     pthread_mutex_lock(&m->w_mu);
     if (sqlite3_get_autocommit(c->db)) {
         /* SQLite rolled the whole batch back (an I/O error, a full disk): every change in it
@@ -558,9 +559,11 @@ static meta_status w_end(conn *c, meta_status s)
         batch_finish(m);
         turn_pass(m);
     }
-    if (me.s == META_OK)
-        while (!me.done) pthread_cond_wait(&m->w_done, &m->w_mu);
+    bool joined = me.s == META_OK;
     pthread_mutex_unlock(&m->w_mu);
+    if (joined)
+        while (sem_wait(&me.done) != 0) continue;   /* EINTR */
+    sem_destroy(&me.done);
     return me.s;
 }
 
@@ -919,7 +922,6 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
     pthread_mutex_init(&m->gen_mu, NULL);
     pthread_mutex_init(&m->w_mu, NULL);
     pthread_cond_init(&m->w_turn, NULL);
-    pthread_cond_init(&m->w_done, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
         m->key_ok = false;
         meta_close(m);
@@ -951,7 +953,6 @@ void meta_close(meta_store *m)
     pthread_mutex_destroy(&m->gen_mu);
     pthread_mutex_destroy(&m->w_mu);
     pthread_cond_destroy(&m->w_turn);
-    pthread_cond_destroy(&m->w_done);
     free(m->path);
     free(m);
 }
