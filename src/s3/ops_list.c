@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 #include "util/str.h"
 #include "util/timefmt.h"
@@ -88,7 +89,7 @@ static s3_err list_end_kind(s3_req *q, list_kind kind)
 {
     meta_bucket b;
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
-    meta_status bst = meta_bucket_get(q->cfg->meta, q->bucket, &b);
+    meta_status bst = authz_bucket(q->bucket, &b);
     if (bst != META_OK) return bst == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
 
     const char *prefix = s3_param_get(q, "prefix");
