@@ -220,15 +220,29 @@ typedef struct reader_cls {
     http_read_fn read;
     void *cls;
     void (*free_cls)(void *);
+    int sock;                   /* the connection's socket, -1 until queued */
 } reader_cls;
+
+/* A body that fails after its status line went out can only be reported by closing the
+ * connection short of its Content-Length. libmicrohttpd (0.9.75, epoll) marks the connection
+ * closed on MHD_CONTENT_READER_END_WITH_ERROR and logs "Closing connection", but when the very
+ * first read fails — right after the headers were sent — nothing wakes the connection again to
+ * release it: the socket stays open until the idle timeout and the client stalls. Shutting the
+ * socket down ourselves tells the client at once and raises the event that makes
+ * libmicrohttpd clean up; the descriptor stays libmicrohttpd's to close. */
+static ssize_t reader_fail(reader_cls *rc)
+{
+    if (rc->sock >= 0) shutdown(rc->sock, SHUT_RDWR);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     reader_cls *rc = cls;
-    if (!rc->read) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (!rc->read) return reader_fail(rc);
     long n = rc->read(rc->cls, pos, buf, max);
     if (n > 0) return n;
-    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : reader_fail(rc);
 }
 
 static void reader_free(void *cls)
@@ -238,7 +252,7 @@ static void reader_free(void *cls)
     free(rc);
 }
 
-static struct MHD_Response *make_response(http_req *r)
+static struct MHD_Response *make_response(http_req *r, int sock)
 {
     struct MHD_Response *resp = NULL;
     switch (r->body) {
@@ -258,6 +272,7 @@ static struct MHD_Response *make_response(http_req *r)
     case BODY_LENGTH_ONLY: {
         reader_cls *rc = calloc(1, sizeof *rc);
         if (!rc) abort();
+        rc->sock = sock;
         if (r->body == BODY_READER) {
             rc->read = r->read;
             rc->cls = r->read_cls;
@@ -285,7 +300,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, conn_req *cr)
 {
     http_req *r = cr->r;
     cr->ph = PH_QUEUED;
-    struct MHD_Response *resp = make_response(r);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct MHD_Response *resp = make_response(r, ci ? ci->connect_fd : -1);
     if (!resp) {
         log_error("could not build a response");
         return MHD_NO;
