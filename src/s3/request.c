@@ -423,6 +423,17 @@ static s3_err payload_setup(s3_req *q)
     return S3E_OK;
 }
 
+/* An operation that collects its XML body in memory refuses one announced larger than the cap
+ * now, before "100 Continue" invites the client to send it: the answer is the one it would get
+ * once S3_XML_BODY_MAX bytes had been read (S3's MaxMessageLengthExceeded). A body of unknown
+ * length (chunked) is still cut off by s3_collect_body as it arrives. */
+static s3_err xml_body_fits(s3_req *q)
+{
+    if (q->op->body == s3_collect_body && q->payload_len > S3_XML_BODY_MAX)
+        return S3E_MaxMessageLengthExceeded;
+    return S3E_OK;
+}
+
 /* --- the handler -------------------------------------------------------------------------- */
 
 static s3_req *req_of(http_req *r) { return http_ctx(r); }
@@ -463,6 +474,7 @@ static http_step on_begin(http_req *r)
      * its signature in the form: that operation authorises once it has read it. */
     if (!e) e = authz_request(q);
     if (!e) e = payload_setup(q);
+    if (!e) e = xml_body_fits(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
     /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
