@@ -460,10 +460,14 @@ static http_step on_begin(http_req *r)
     /* The request line is capped at 8 KiB (the request target carries most of it). */
     if (strlen(http_path_raw(r)) + strlen(http_query_raw(r)) > 8192 - 32)
         return finish_with_error(q, s3_fail(q, S3E_InvalidRequest, "The request line is longer than 8 KiB."));
-    /* HTTP/1.1 framing: both lengths at once is how requests get smuggled. */
-    if (http_header(r, "Content-Length") && http_header(r, "Transfer-Encoding"))
-        return finish_with_error(q, s3_fail(q, S3E_InvalidRequest,
-                                            "Content-Length and Transfer-Encoding must not both be present."));
+    /* HTTP/1.1 framing: a body whose end is ambiguous is how requests get smuggled past a proxy
+     * that frames it differently. Refuse it before reading it, and close the connection. */
+    bool coding_unknown;
+    const char *framing = http_framing_error(r, &coding_unknown);
+    if (framing) {
+        http_resp_close(r);
+        return finish_with_error(q, s3_fail(q, coding_unknown ? S3E_NotImplemented : S3E_InvalidRequest, framing));
+    }
     s3_err e = route(q);
     if (!e) e = authenticate(q);
     if (!e) {

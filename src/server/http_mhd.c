@@ -293,6 +293,7 @@ static struct MHD_Response *make_response(http_req *r, int sock)
      * (libmicrohttpd says close itself when it closes). */
     MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
     for (size_t i = 0; i < r->nrhdrs; i++) MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     return resp;
 }
 
@@ -344,14 +345,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
             r->remote = arena_strdup(r->arena, addr);
         }
+        /* Nothing after an ambiguously framed request can be trusted: whatever the handler
+         * answers, the connection closes after it. */
+        bool unsupported;
+        if (http_framing_error(r, &unsupported)) r->close = true;
         cr->begun = true;
         atomic_fetch_add(&s->active, 1);
         watch_set(s, c, expects_body(r) ? W_BODY : W_OTHER);
         if (s->h->begin(r) == HTTP_DONE) {
             cr->ph = PH_ANSWERED;
             /* Refuse before "100 Continue" and before reading a body; a request without a body
-             * is answered on the next call (two-call idiom). */
-            if (expects_body(r)) return queue(c, cr);
+             * is answered on the next call (two-call idiom). A badly framed request may have
+             * a body libmicrohttpd would read until the connection closes: answer it now too. */
+            if (expects_body(r) || r->close) return queue(c, cr);
         } else {
             cr->ph = PH_BODY;
         }
