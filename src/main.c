@@ -164,6 +164,16 @@ static void *chores_main(void *arg)
 
 /* --- serve ---------------------------------------------------------------------------------- */
 
+/* Every write lands in the data directory: refuse to start when it cannot take one, and say
+ * why (a read-only file system, permissions) in words that name the directory. Left to itself,
+ * SQLite would only report "unable to open database file". */
+static int data_dir_writable(const char *dir)
+{
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    log_error("data directory %s is not writable: %s", dir, strerror(errno));
+    return -1;
+}
+
 static int serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9000", *data = "./data", *region = "us-east-1", *fsync_mode = "always";
@@ -222,6 +232,7 @@ static int serve(int argc, char **argv)
         log_error("cannot create data directory %s: %s", data, strerror(errno));
         return 1;
     }
+    if (data_dir_writable(data)) return 1;
     /* One server per data directory, and no offline admin command beside it: the lock is held
      * until exit, and the kernel drops it however the process ends. */
     char lock_err[4400];
