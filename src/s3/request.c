@@ -434,6 +434,28 @@ static s3_err xml_body_fits(s3_req *q)
     return S3E_OK;
 }
 
+/* --- the store's health ------------------------------------------------------------------- */
+
+static bool is_write(const http_req *r)
+{
+    const char *m = http_method(r);
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+}
+
+/* A write the store could not keep must not be acknowledged: with the data directory deleted,
+ * SQLite can still commit to the unlinked meta.db, and the object is then lost at the next
+ * start. Asked in begin (refuse before reading the body) and after the operation (the
+ * directory may go in between). */
+static bool store_intact(void)
+{
+    return !cfg->store_intact || cfg->store_intact(cfg->store_intact_cls);
+}
+
+static s3_err store_gone(s3_req *q)
+{
+    return s3_fail(q, S3E_InternalError, "The server's storage is unavailable.");
+}
+
 /* --- the handler -------------------------------------------------------------------------- */
 
 static s3_req *req_of(http_req *r) { return http_ctx(r); }
@@ -479,12 +501,12 @@ static http_step on_begin(http_req *r)
     if (!e) e = authz_request(q);
     if (!e) e = payload_setup(q);
     if (!e) e = xml_body_fits(q);
+    if (!e && is_write(r) && !store_intact()) e = store_gone(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
     /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
      * on a worker thread, never on the event thread (DESIGN.md). */
-    const char *m = http_method(r);
-    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) http_defer_end(r);
+    if (is_write(r)) http_defer_end(r);
     return HTTP_CONTINUE;
 }
 
@@ -529,6 +551,10 @@ static void on_end(http_req *r)
         if (!ct_equal(got, q->auth.payload_sha256, 32)) e = S3E_XAmzContentSHA256Mismatch;
     }
     if (!e && q->op->end) e = q->op->end(q);
+    if (!e && is_write(r) && !store_intact()) {
+        http_resp_reset(r);   /* no ETag or other sign of success on the error */
+        e = store_gone(q);
+    }
     if (e) respond_error(q, e);
     common_headers(q);
 }

@@ -78,6 +78,8 @@ typedef long (*http_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
 void http_resp_body_reader(http_req *r, uint64_t len, http_read_fn read, void *cls, void (*free_cls)(void *));
 /* A body whose length is announced (HEAD of an object) but never sent. */
 void http_resp_body_length_only(http_req *r, uint64_t len);
+/* Forgets the response set so far (status, headers, body), to answer something else. */
+void http_resp_reset(http_req *r);
 /* Closes the connection once this response is sent (Connection: close). */
 void http_resp_close(http_req *r);
 

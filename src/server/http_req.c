@@ -235,4 +235,11 @@ void http_resp_body_length_only(http_req *r, uint64_t len)
     r->len = len;
 }
 
+void http_resp_reset(http_req *r)
+{
+    drop_body(r);
+    r->status = 0;
+    r->nrhdrs = 0;
+}
+
 void http_resp_close(http_req *r) { r->close = true; }
