@@ -23,6 +23,7 @@
 #include "s3/s3.h"
 #include "server/http.h"
 #include "store/blob.h"
+#include "store/datadir.h"
 #include "store/meta.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -134,6 +135,7 @@ static int root_credentials(const char *dir, char *ak, size_t akcap, char *sk, s
 typedef struct chores {
     meta_store *meta;
     blob_store *blobs;
+    datadir_watch *dir;
     int64_t started;
 } chores;
 
@@ -153,6 +155,9 @@ static void *chores_main(void *arg)
      * their rename and the metadata commit. Newer ones may belong to uploads in flight. */
     blob_scan(c->blobs, c->started, scrub_one, c);
     while (!atomic_load(&stopping)) {
+        /* A data directory renamed away or replaced keeps meta.db linked, which the check on
+         * every write cannot see; a path lookup a few times a second can. */
+        datadir_poll(c->dir);
         char ids[256][META_BLOB_ID_LEN + 1];
         int n = meta_gc_take(c->meta, ids, 256);
         for (int i = 0; i < n; i++) blob_remove(c->blobs, ids[i]);
@@ -165,6 +170,18 @@ static void *chores_main(void *arg)
 }
 
 /* --- serve ---------------------------------------------------------------------------------- */
+
+static bool store_intact(void *cls) { return datadir_intact(cls); }
+
+/* Every write lands in the data directory: refuse to start when it cannot take one, and say
+ * why (a read-only file system, permissions) in words that name the directory. Left to itself,
+ * SQLite would only report "unable to open database file". */
+static int data_dir_writable(const char *dir)
+{
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    log_error("data directory %s is not writable: %s", dir, strerror(errno));
+    return -1;
+}
 
 static int serve(int argc, char **argv)
 {
@@ -231,6 +248,7 @@ static int serve(int argc, char **argv)
         log_error("cannot create data directory %s: %s", data, strerror(errno));
         return 1;
     }
+    if (data_dir_writable(data)) return 1;
     /* One server per data directory, and no offline admin command beside it: the lock is held
      * until exit, and the kernel drops it however the process ends. */
     char lock_err[4400];
@@ -256,6 +274,14 @@ static int serve(int argc, char **argv)
         meta_close(meta);
         return 1;
     }
+    datadir_watch *dir;
+    rc = datadir_watch_open(data, &dir);
+    if (rc) {
+        log_error("cannot watch %s/meta.db: %s", data, strerror(-rc));
+        blob_close(blobs);
+        meta_close(meta);
+        return 1;
+    }
 
     static s3_config cfg;
     cfg.meta = meta;
@@ -266,6 +292,8 @@ static int serve(int argc, char **argv)
     cfg.root_access_key = ak;
     cfg.root_secret_key = sk;
     cfg.min_part_size = min_part;
+    cfg.store_intact = store_intact;
+    cfg.store_intact_cls = dir;
 
     /* Signals are taken by sigwait below, never by a worker thread. */
     sigset_t set;
@@ -302,12 +330,13 @@ static int serve(int argc, char **argv)
     };
     http_server *srv = http_start(&hc);
     if (!srv) {
+        datadir_watch_close(dir);
         blob_close(blobs);
         meta_close(meta);
         return 1;
     }
 
-    chores ch = {meta, blobs, (int64_t)time(NULL)};
+    chores ch = {meta, blobs, dir, (int64_t)time(NULL)};
     pthread_t chores_thread;
     pthread_create(&chores_thread, NULL, chores_main, &ch);
 
@@ -325,6 +354,7 @@ static int serve(int argc, char **argv)
     atomic_store(&stopping, true);
     http_stop(srv);
     pthread_join(chores_thread, NULL);
+    datadir_watch_close(dir);
     blob_close(blobs);
     meta_close(meta);
     log_info("stopped");

@@ -423,6 +423,39 @@ static s3_err payload_setup(s3_req *q)
     return S3E_OK;
 }
 
+/* An operation that collects its XML body in memory refuses one announced larger than the cap
+ * now, before "100 Continue" invites the client to send it: the answer is the one it would get
+ * once S3_XML_BODY_MAX bytes had been read (S3's MaxMessageLengthExceeded). A body of unknown
+ * length (chunked) is still cut off by s3_collect_body as it arrives. */
+static s3_err xml_body_fits(s3_req *q)
+{
+    if (q->op->body == s3_collect_body && q->payload_len > S3_XML_BODY_MAX)
+        return S3E_MaxMessageLengthExceeded;
+    return S3E_OK;
+}
+
+/* --- the store's health ------------------------------------------------------------------- */
+
+static bool is_write(const http_req *r)
+{
+    const char *m = http_method(r);
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+}
+
+/* A write the store could not keep must not be acknowledged: with the data directory deleted,
+ * SQLite can still commit to the unlinked meta.db, and the object is then lost at the next
+ * start. Asked in begin (refuse before reading the body) and after the operation (the
+ * directory may go in between). */
+static bool store_intact(void)
+{
+    return !cfg->store_intact || cfg->store_intact(cfg->store_intact_cls);
+}
+
+static s3_err store_gone(s3_req *q)
+{
+    return s3_fail(q, S3E_InternalError, "The server's storage is unavailable.");
+}
+
 /* --- the handler -------------------------------------------------------------------------- */
 
 static s3_req *req_of(http_req *r) { return http_ctx(r); }
@@ -449,10 +482,14 @@ static http_step on_begin(http_req *r)
     /* The request line is capped at 8 KiB (the request target carries most of it). */
     if (strlen(http_path_raw(r)) + strlen(http_query_raw(r)) > 8192 - 32)
         return finish_with_error(q, s3_fail(q, S3E_InvalidRequest, "The request line is longer than 8 KiB."));
-    /* HTTP/1.1 framing: both lengths at once is how requests get smuggled. */
-    if (http_header(r, "Content-Length") && http_header(r, "Transfer-Encoding"))
-        return finish_with_error(q, s3_fail(q, S3E_InvalidRequest,
-                                            "Content-Length and Transfer-Encoding must not both be present."));
+    /* HTTP/1.1 framing: a body whose end is ambiguous is how requests get smuggled past a proxy
+     * that frames it differently. Refuse it before reading it, and close the connection. */
+    bool coding_unknown;
+    const char *framing = http_framing_error(r, &coding_unknown);
+    if (framing) {
+        http_resp_close(r);
+        return finish_with_error(q, s3_fail(q, coding_unknown ? S3E_NotImplemented : S3E_InvalidRequest, framing));
+    }
     s3_err e = route(q);
     if (!e) e = authenticate(q);
     if (!e) {
@@ -463,12 +500,13 @@ static http_step on_begin(http_req *r)
      * its signature in the form: that operation authorises once it has read it. */
     if (!e) e = authz_request(q);
     if (!e) e = payload_setup(q);
+    if (!e) e = xml_body_fits(q);
+    if (!e && is_write(r) && !store_intact()) e = store_gone(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
     /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
      * on a worker thread, never on the event thread (DESIGN.md). */
-    const char *m = http_method(r);
-    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) http_defer_end(r);
+    if (is_write(r)) http_defer_end(r);
     return HTTP_CONTINUE;
 }
 
@@ -513,6 +551,10 @@ static void on_end(http_req *r)
         if (!ct_equal(got, q->auth.payload_sha256, 32)) e = S3E_XAmzContentSHA256Mismatch;
     }
     if (!e && q->op->end) e = q->op->end(q);
+    if (!e && is_write(r) && !store_intact()) {
+        http_resp_reset(r);   /* no ETag or other sign of success on the error */
+        e = store_gone(q);
+    }
     if (e) respond_error(q, e);
     common_headers(q);
 }

@@ -27,6 +27,10 @@ typedef struct s3_config {
     const char *root_access_key;
     const char *root_secret_key;
     int64_t min_part_size;   /* 0: S3_MIN_PART_SIZE; smaller for tests and benchmarks */
+    /* Whether the store can still keep what it is given (its data directory is still there);
+     * asked before a write is read and again before it is acknowledged. NULL: always. */
+    bool (*store_intact)(void *cls);
+    void *store_intact_cls;
 } s3_config;
 
 /* Keeps cfg (which must outlive the server) and returns the handler for http_start. */

@@ -39,7 +39,17 @@ size_t http_header_count(const http_req *r);
 void http_header_at(const http_req *r, size_t i, const char **name, const char **value);
 /* Content-Length when the client sent one, else -1 (chunked or no body). */
 int64_t http_content_length(const http_req *r);
+/* Transfer-Encoding: chunked (exactly that coding). */
 bool http_is_chunked(const http_req *r);
+/* Why the request's message framing is ambiguous (RFC 9112 §5.1, §6.1, §6.3), or NULL when it
+ * is not: a header name that is not a token (whitespace before the colon), a Content-Length or
+ * Transfer-Encoding header mangled by line folding, two different Content-Lengths, both
+ * framings at once, a Transfer-Encoding other than "chunked". *unsupported is set when the
+ * only problem is a transfer coding we do not implement (501 rather than 400). Such a request
+ * must be refused and its connection closed: where its body ends is uncertain, so nothing
+ * after it on the connection can be trusted. The core closes the connection after answering it
+ * whatever the handler does. */
+const char *http_framing_error(const http_req *r, bool *unsupported);
 const char *http_remote_addr(const http_req *r);
 /* Memory that lives exactly as long as the request. */
 arena *http_arena(http_req *r);
@@ -68,6 +78,10 @@ typedef long (*http_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
 void http_resp_body_reader(http_req *r, uint64_t len, http_read_fn read, void *cls, void (*free_cls)(void *));
 /* A body whose length is announced (HEAD of an object) but never sent. */
 void http_resp_body_length_only(http_req *r, uint64_t len);
+/* Forgets the response set so far (status, headers, body), to answer something else. */
+void http_resp_reset(http_req *r);
+/* Closes the connection once this response is sent (Connection: close). */
+void http_resp_close(http_req *r);
 
 /* --- the handler ------------------------------------------------------------------------- */
 typedef enum {

@@ -220,15 +220,29 @@ typedef struct reader_cls {
     http_read_fn read;
     void *cls;
     void (*free_cls)(void *);
+    int sock;                   /* the connection's socket, -1 until queued */
 } reader_cls;
+
+/* A body that fails after its status line went out can only be reported by closing the
+ * connection short of its Content-Length. libmicrohttpd (0.9.75, epoll) marks the connection
+ * closed on MHD_CONTENT_READER_END_WITH_ERROR and logs "Closing connection", but when the very
+ * first read fails — right after the headers were sent — nothing wakes the connection again to
+ * release it: the socket stays open until the idle timeout and the client stalls. Shutting the
+ * socket down ourselves tells the client at once and raises the event that makes
+ * libmicrohttpd clean up; the descriptor stays libmicrohttpd's to close. */
+static ssize_t reader_fail(reader_cls *rc)
+{
+    if (rc->sock >= 0) shutdown(rc->sock, SHUT_RDWR);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     reader_cls *rc = cls;
-    if (!rc->read) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (!rc->read) return reader_fail(rc);
     long n = rc->read(rc->cls, pos, buf, max);
     if (n > 0) return n;
-    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : reader_fail(rc);
 }
 
 static void reader_free(void *cls)
@@ -238,7 +252,7 @@ static void reader_free(void *cls)
     free(rc);
 }
 
-static struct MHD_Response *make_response(http_req *r)
+static struct MHD_Response *make_response(http_req *r, int sock)
 {
     struct MHD_Response *resp = NULL;
     switch (r->body) {
@@ -258,6 +272,7 @@ static struct MHD_Response *make_response(http_req *r)
     case BODY_LENGTH_ONLY: {
         reader_cls *rc = calloc(1, sizeof *rc);
         if (!rc) abort();
+        rc->sock = sock;
         if (r->body == BODY_READER) {
             rc->read = r->read;
             rc->cls = r->read_cls;
@@ -278,6 +293,7 @@ static struct MHD_Response *make_response(http_req *r)
      * (libmicrohttpd says close itself when it closes). */
     MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
     for (size_t i = 0; i < r->nrhdrs; i++) MHD_add_response_header(resp, r->rhdrs[i].name, r->rhdrs[i].value);
+    if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     return resp;
 }
 
@@ -285,7 +301,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, conn_req *cr)
 {
     http_req *r = cr->r;
     cr->ph = PH_QUEUED;
-    struct MHD_Response *resp = make_response(r);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct MHD_Response *resp = make_response(r, ci ? ci->connect_fd : -1);
     if (!resp) {
         log_error("could not build a response");
         return MHD_NO;
@@ -328,14 +345,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
             r->remote = arena_strdup(r->arena, addr);
         }
+        /* Nothing after an ambiguously framed request can be trusted: whatever the handler
+         * answers, the connection closes after it. */
+        bool unsupported;
+        if (http_framing_error(r, &unsupported)) r->close = true;
         cr->begun = true;
         atomic_fetch_add(&s->active, 1);
         watch_set(s, c, expects_body(r) ? W_BODY : W_OTHER);
         if (s->h->begin(r) == HTTP_DONE) {
             cr->ph = PH_ANSWERED;
             /* Refuse before "100 Continue" and before reading a body; a request without a body
-             * is answered on the next call (two-call idiom). */
-            if (expects_body(r)) return queue(c, cr);
+             * is answered on the next call (two-call idiom). A badly framed request may have
+             * a body libmicrohttpd would read until the connection closes: answer it now too. */
+            if (expects_body(r) || r->close) return queue(c, cr);
         } else {
             cr->ph = PH_BODY;
         }

@@ -26,6 +26,8 @@ http_req *http_req_new(const char *method, const char *target)
     return r;
 }
 
+static bool repeated_header(const http_req *r, const char *name);
+
 static void push(arena *a, http_hdr **v, size_t *n, size_t *cap, const char *name, const char *value)
 {
     if (*n == *cap) {
@@ -43,13 +45,89 @@ static void push(arena *a, http_hdr **v, size_t *n, size_t *cap, const char *nam
 void http_req_add_header(http_req *r, const char *name, const char *value)
 {
     push(r->arena, &r->hdrs, &r->nhdrs, &r->caphdrs, name, value);
-    if (strcasecmp(name, "content-length") == 0) {
+    /* The first Content-Length frames the body, as libmicrohttpd reads it; a second one that
+     * differs is refused (http_framing_error). Only exactly "chunked" is a chunked body. */
+    if (strcasecmp(name, "content-length") == 0 && !repeated_header(r, name)) {
         char *end;
         long long v = strtoll(value, &end, 10);
         r->content_length = (*value && !*end && v >= 0) ? v : -1;
-    } else if (strcasecmp(name, "transfer-encoding") == 0 && strcasestr(value, "chunked")) {
+    } else if (strcasecmp(name, "transfer-encoding") == 0 && strcasecmp(value, "chunked") == 0) {
         r->chunked = true;
     }
+}
+
+/* --- message framing (RFC 9112 §5.1, §6.1, §6.3) ------------------------------------------ */
+
+static bool repeated_header(const http_req *r, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->nhdrs; i++) n += strcasecmp(r->hdrs[i].name, name) == 0;
+    return n > 1;
+}
+
+/* RFC 9110 §5.1: a field name is a token. libmicrohttpd keeps "Content-Length " (a space
+ * before the colon) as a header of that name, which no one then takes for the framing. */
+static bool is_token(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++) {
+        char c = *s;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && !strchr("!#$%&'*+-.^_`|~", c)) return false;
+    }
+    return true;
+}
+
+/* libmicrohttpd 0.9.75 reads a folded "Transfer-Encoding:\r\n chunked" as one header named
+ * "Transfer-Encodingchunked" with an empty value: a framing header that frames nothing. Such
+ * a name can only come from a fold (no registered field starts with these names). */
+static bool folded_framing_name(const char *name)
+{
+    static const char *const framing[] = {"content-length", "transfer-encoding"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(framing[i]);
+        if (strncasecmp(name, framing[i], n) == 0 && name[n]) return true;
+    }
+    return false;
+}
+
+/* libmicrohttpd decodes a body as chunked only when Transfer-Encoding is exactly "chunked"; any
+ * other value makes it read until the connection closes. So anything else is refused: with
+ * chunked as the final coding it is a coding we do not implement (501); without, the body's
+ * end cannot be known at all (400). */
+static const char *transfer_coding_error(const char *value, bool *unsupported)
+{
+    if (strcasecmp(value, "chunked") == 0) return NULL;
+    const char *last = strrchr(value, ',');
+    last = last ? last + 1 : value;
+    while (*last == ' ' || *last == '\t') last++;
+    size_t n = strcspn(last, " \t;");
+    if (n == 7 && strncasecmp(last, "chunked", 7) == 0) {
+        *unsupported = true;
+        return "Only the chunked transfer coding, alone, is implemented.";
+    }
+    return "The final transfer coding must be chunked: the length of the body cannot be determined.";
+}
+
+const char *http_framing_error(const http_req *r, bool *unsupported)
+{
+    *unsupported = false;
+    const char *cl = NULL, *te = NULL;
+    for (size_t i = 0; i < r->nhdrs; i++) {
+        const char *name = r->hdrs[i].name, *value = r->hdrs[i].value;
+        if (!is_token(name)) return "A header field name must be a token, with no whitespace before the colon.";
+        if (strcasecmp(name, "content-length") == 0) {
+            if (cl && strcmp(cl, value) != 0) return "Content-Length must not be sent twice with different values.";
+            cl = value;
+        } else if (strcasecmp(name, "transfer-encoding") == 0) {
+            if (te) return "Transfer-Encoding must not be sent twice.";
+            te = value;
+        } else if (folded_framing_name(name)) {
+            return "Content-Length and Transfer-Encoding must not be folded across lines.";
+        }
+    }
+    if (cl && te) return "Content-Length and Transfer-Encoding must not both be present.";
+    return te ? transfer_coding_error(te, unsupported) : NULL;
 }
 
 static void drop_body(http_req *r)
@@ -156,3 +234,12 @@ void http_resp_body_length_only(http_req *r, uint64_t len)
     r->body = BODY_LENGTH_ONLY;
     r->len = len;
 }
+
+void http_resp_reset(http_req *r)
+{
+    drop_body(r);
+    r->status = 0;
+    r->nrhdrs = 0;
+}
+
+void http_resp_close(http_req *r) { r->close = true; }
