@@ -326,6 +326,9 @@ static int serve(int argc, char **argv)
         .threads = (unsigned)threads,
         .connection_limit = (unsigned)max_conn,
         .idle_timeout_s = (unsigned)idle,
+        /* Durable commits share a flush, so the more writers wait together the better; without
+         * flushes they only queue for the store's one writer, and fewer contend less. */
+        .workers = durable ? HTTP_DEFAULT_WORKERS : 8,
         .handler = s3_handler(&cfg),
     };
     http_server *srv = http_start(&hc);

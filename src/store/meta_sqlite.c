@@ -391,7 +391,13 @@ static void sqlite_log(void *unused, int code, const char *msg)
     }
 }
 
-static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL); }
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+    /* Memory statistics take a global mutex on every allocation, which dozens of threads then
+     * queue on; nothing here reads them. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 /* A cached statement, reset and ready for new bindings; NULL when it cannot be prepared. */
 static sqlite3_stmt *stmt(conn *c, int id)
@@ -553,7 +559,9 @@ static meta_status w_end(conn *c, meta_status s)
         m->w_batch = &me;
         m->w_nbatch++;
     }
-    if (m->w_waiting > 0 && m->w_nbatch < BATCH_MAX) {
+    /* Without a flush a commit costs little more than a change, and handing the batch on
+     * costs two thread switches: batching pays only when a flush is shared. */
+    if (m->durable && m->w_waiting > 0 && m->w_nbatch < BATCH_MAX) {
         turn_pass(m);   /* the next change joins this batch */
     } else {
         batch_finish(m);
