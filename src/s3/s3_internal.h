@@ -133,7 +133,8 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_list_object_versions, op_delete_objects, op_put_object, op_copy_object, op_get_object,
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
     op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented,
-    op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin;
+    op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin,
+    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle;
 
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------

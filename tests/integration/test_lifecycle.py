@@ -1,0 +1,234 @@
+"""Lifecycle (issue 7): bucket lifecycle configuration (PUT/GET/DELETE ?lifecycle) in the WOS and S3
+forms, Archive objects and RestoreObject, the background lifecycle worker, and storage tiers.
+
+Lifecycle days are shortened with --lifecycle-day-seconds so transitions and expirations happen
+within seconds; tests poll with deadlines instead of sleeping."""
+import base64
+import datetime
+import hashlib
+import os
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+import wos_client as wc
+from conftest import make_bucket_name, payload
+from helpers import assert_error, assert_ok
+
+
+def _md5(body):
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def put_lc(c, bucket, xml, md5=True, extra=None):
+    body = xml.encode() if isinstance(xml, str) else xml
+    headers = [("Content-Type", "application/xml")]
+    if md5:
+        headers.append(("Content-MD5", _md5(body)))
+    headers += list(extra or [])
+    return c.request("PUT", wc.key_path(bucket), "lifecycle", headers, body)
+
+
+WOS_DOC = """<LifecycleConfiguration xmlns="https://www.wangsu.com/document">
+  <Rule>
+    <ID>id</ID>
+    <Filter><Prefix>photos/</Prefix></Filter>
+    <Status>Enabled</Status>
+    <Expiration><Days>365</Days></Expiration>
+    <Transition><Days>30</Days><StorageClass>IA</StorageClass></Transition>
+  </Rule>
+</LifecycleConfiguration>"""
+
+
+def rule_xml(body, rid="r", status="Enabled", filt="<Filter><Prefix>p/</Prefix></Filter>"):
+    return ("<LifecycleConfiguration><Rule><ID>%s</ID>%s<Status>%s</Status>%s</Rule></LifecycleConfiguration>"
+            % (rid, filt, status, body))
+
+
+# ------------------------------------------------------------------------------ configuration
+
+
+def test_wos_document_round_trip(server):
+    c = server.client("wos4")
+    b = make_bucket_name("lc-wos")
+    assert_ok(c.create_bucket(b))
+    assert_error(c.get(b, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+    assert_ok(put_lc(c, b, WOS_DOC))
+    r = assert_ok(c.get(b, query="lifecycle"))
+    doc = r.xml()
+    assert wc.ns_of(doc) == wc.WOS_NS
+    rules = wc.xfindall(doc, "Rule")
+    assert len(rules) == 1
+    rule = rules[0]
+    assert wc.xtext(rule, "ID") == "id"
+    assert wc.xtext(rule, "Filter/Prefix") == "photos/"
+    assert wc.xtext(rule, "Status") == "Enabled"
+    assert wc.xtext(rule, "Expiration/Days") == "365"
+    assert wc.xtext(rule, "Transition/Days") == "30"
+    assert wc.xtext(rule, "Transition/StorageClass") == "IA"
+    # the same rules read back by an S3 client, in the S3 namespace
+    s3 = server.boto()
+    got = s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"]
+    assert got == [{"ID": "id", "Filter": {"Prefix": "photos/"}, "Status": "Enabled",
+                    "Transitions": [{"Days": 30, "StorageClass": "IA"}], "Expiration": {"Days": 365}}]
+    r = assert_ok(server.client("aws4").get(b, query="lifecycle"))
+    assert wc.ns_of(r.xml()) == wc.S3_NS
+    r = c.delete(b, query="lifecycle")
+    assert r.status == 204, r
+    assert_error(c.get(b, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+    # deleting again succeeds, as in S3
+    assert c.delete(b, query="lifecycle").status == 204
+
+
+def test_boto3_every_element(s3, bucket):
+    rules = [
+        {"ID": "exp-days", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 7}},
+        {"ID": "exp-date", "Filter": {"Prefix": ""}, "Status": "Disabled",
+         "Expiration": {"Date": datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)}},
+        {"ID": "tiers", "Filter": {"Prefix": "data/"}, "Status": "Enabled",
+         "Transitions": [{"Days": 10, "StorageClass": "IA"}, {"Days": 40, "StorageClass": "Archive"}],
+         "Expiration": {"Days": 400}},
+        {"ID": "mpu", "Filter": {}, "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}},
+        {"ID": "legacy", "Prefix": "old/", "Status": "Enabled",
+         "Transitions": [{"Date": datetime.datetime(2031, 6, 1, tzinfo=datetime.timezone.utc), "StorageClass": "GLACIER"}]},
+        {"ID": "nc", "Filter": {"Prefix": "v/"}, "Status": "Enabled",
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 5},
+         "NoncurrentVersionTransitions": [{"NoncurrentDays": 2, "StorageClass": "STANDARD_IA"}]},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert set(got) == {r["ID"] for r in rules}
+    assert got["exp-days"]["Expiration"] == {"Days": 7}
+    assert got["exp-date"]["Status"] == "Disabled"
+    assert got["exp-date"]["Expiration"]["Date"] == datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+    assert got["tiers"]["Transitions"] == [{"Days": 10, "StorageClass": "IA"}, {"Days": 40, "StorageClass": "Archive"}]
+    assert got["mpu"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}
+    assert got["mpu"]["Filter"] == {}
+    assert got["legacy"]["Prefix"] == "old/" and "Filter" not in got["legacy"]
+    assert got["legacy"]["Transitions"][0]["StorageClass"] == "Archive"
+    assert got["nc"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 5}
+    assert got["nc"]["NoncurrentVersionTransitions"] == [{"NoncurrentDays": 2, "StorageClass": "IA"}]
+    # a PUT replaces the whole configuration
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules[:1]})
+    assert [r["ID"] for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]] == ["exp-days"]
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    with pytest.raises(ClientError) as ei:
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert ei.value.response["Error"]["Code"] == "NoSuchLifecycleConfiguration"
+
+
+def test_rule_without_id_gets_one(server, bucket):
+    c = server.client("aws4")
+    assert_ok(put_lc(c, bucket, "<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status>"
+                                "<Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"))
+    r = assert_ok(c.get(bucket, query="lifecycle"))
+    rid = wc.xtext(r.xml(), "Rule/ID")
+    assert rid and len(rid) <= 255
+
+
+BAD = [
+    ("not xml", "<LifecycleConfiguration><Rule>", 400, "MalformedXML"),
+    ("wrong root", "<Lifecycle><Rule/></Lifecycle>", 400, "MalformedXML"),
+    ("no rules", "<LifecycleConfiguration></LifecycleConfiguration>", 400, "MalformedXML"),
+    ("no status", "<LifecycleConfiguration><Rule><ID>a</ID><Filter/><Expiration><Days>1</Days></Expiration>"
+                  "</Rule></LifecycleConfiguration>", 400, "MalformedXML"),
+    ("bad status", rule_xml("<Expiration><Days>1</Days></Expiration>", status="On"), 400, "MalformedXML"),
+    ("filter and prefix", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                   filt="<Filter><Prefix>a</Prefix></Filter><Prefix>a</Prefix>"), 400, "MalformedXML"),
+    ("neither filter nor prefix", rule_xml("<Expiration><Days>1</Days></Expiration>", filt=""), 400, "MalformedXML"),
+    ("unknown element", rule_xml("<Expiration><Days>1</Days></Expiration><Colour>red</Colour>"), 400, "MalformedXML"),
+    ("no action", rule_xml(""), 400, "InvalidRequest"),
+    ("zero days", rule_xml("<Expiration><Days>0</Days></Expiration>"), 400, "InvalidArgument"),
+    ("negative days", rule_xml("<Expiration><Days>-3</Days></Expiration>"), 400, "InvalidArgument"),
+    ("text days", rule_xml("<Expiration><Days>ten</Days></Expiration>"), 400, "InvalidArgument"),
+    ("days and date", rule_xml("<Expiration><Days>1</Days><Date>2030-01-01T00:00:00Z</Date></Expiration>"),
+     400, "MalformedXML"),
+    ("date not midnight", rule_xml("<Expiration><Date>2030-01-01T10:00:00Z</Date></Expiration>"), 400,
+     "InvalidArgument"),
+    ("bad class", rule_xml("<Transition><Days>1</Days><StorageClass>COLD</StorageClass></Transition>"), 400,
+     "InvalidStorageClass"),
+    ("to standard", rule_xml("<Transition><Days>1</Days><StorageClass>Standard</StorageClass></Transition>"), 400,
+     "InvalidArgument"),
+    ("expire before transition", rule_xml("<Expiration><Days>5</Days></Expiration>"
+                                          "<Transition><Days>10</Days><StorageClass>IA</StorageClass></Transition>"),
+     400, "InvalidArgument"),
+    ("abort zero", rule_xml("<AbortIncompleteMultipartUpload><DaysAfterInitiation>0</DaysAfterInitiation>"
+                            "</AbortIncompleteMultipartUpload>"), 400, "InvalidArgument"),
+    ("long id", rule_xml("<Expiration><Days>1</Days></Expiration>", rid="x" * 256), 400, "InvalidArgument"),
+    ("tag filter", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                            filt="<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"), 501, "NotImplemented"),
+    ("duplicate ids", "<LifecycleConfiguration>" + 2 * ("<Rule><ID>same</ID><Filter/><Status>Enabled</Status>"
+                                                         "<Expiration><Days>1</Days></Expiration></Rule>")
+     + "</LifecycleConfiguration>", 400, "InvalidArgument"),
+]
+
+
+@pytest.mark.parametrize("name,doc,status,code", BAD, ids=[b[0] for b in BAD])
+def test_bad_configurations_refused(server, bucket, name, doc, status, code):
+    c = server.client("aws4")
+    assert_error(put_lc(c, bucket, doc), status, code)
+    assert_error(c.get(bucket, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+
+
+def test_rule_count_limit(server, bucket):
+    c = server.client("aws4")
+    one = "<Rule><ID>r%d</ID><Filter><Prefix>p%d/</Prefix></Filter><Status>Enabled</Status>" \
+          "<Expiration><Days>1</Days></Expiration></Rule>"
+    doc = "<LifecycleConfiguration>%s</LifecycleConfiguration>"
+    assert_ok(put_lc(c, bucket, doc % "".join(one % (i, i) for i in range(1000))))
+    r = assert_ok(c.get(bucket, query="lifecycle"))
+    assert len(wc.xfindall(r.xml(), "Rule")) == 1000
+    assert_error(put_lc(c, bucket, doc % "".join(one % (i, i) for i in range(1001))), 400, "InvalidArgument")
+
+
+def test_content_md5(server, bucket):
+    doc = rule_xml("<Expiration><Days>1</Days></Expiration>")
+    aws = server.client("aws4")
+    # S3 requires an integrity check on this body; WOS clients may leave it out
+    assert_error(put_lc(aws, bucket, doc, md5=False), 400, "InvalidRequest")
+    assert_error(put_lc(aws, bucket, doc, md5=False, extra=[("Content-MD5", _md5(b"other"))]), 400, "BadDigest")
+    assert_error(put_lc(aws, bucket, doc, md5=False, extra=[("Content-MD5", "nonsense")]), 400, "InvalidDigest")
+    wos = server.client("wos4")
+    assert_error(put_lc(wos, bucket, doc, md5=False, extra=[("Content-MD5", _md5(b"other"))]), 403,
+                 "SignatureDoesNotMatch")
+    assert_ok(put_lc(wos, bucket, doc, md5=False))
+
+
+def test_missing_bucket_and_object_level(server, bucket):
+    c = server.client("aws4")
+    nb = make_bucket_name("nope")
+    assert_error(put_lc(c, nb, rule_xml("<Expiration><Days>1</Days></Expiration>")), 404, "NoSuchBucket")
+    assert_error(c.get(nb, query="lifecycle"), 404, "NoSuchBucket")
+    assert_error(c.delete(nb, query="lifecycle"), 404, "NoSuchBucket")
+    assert_error(c.get(bucket, "k", query="lifecycle"), 501, "NotImplemented")
+
+
+def test_rules_go_with_their_bucket(server, bucket_name):
+    c = server.client("aws4")
+    b = bucket_name()
+    assert_ok(c.create_bucket(b))
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>1</Days></Expiration>")))
+    assert c.delete(b).status == 204
+    assert_ok(c.create_bucket(b))
+    assert_error(c.get(b, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+
+
+def test_lifecycle_permissions(server, bucket):
+    from test_iam import Admin, allow, aws_policy
+    admin = Admin(server)
+    arn = "arn:aws:s3:::" + bucket
+    reader = admin.user(aws_policy(allow("wos:GetBucketLifecycle", arn)))
+    writer = admin.user(aws_policy(allow("wos:PutBucketLifecycle", arn)))
+    s3writer = admin.user(aws_policy(allow("s3:PutLifecycleConfiguration", arn)))
+    doc = rule_xml("<Expiration><Days>1</Days></Expiration>")
+    root = server.client("aws4")
+    assert_error(put_lc(reader.raw(), bucket, doc), 403, "AccessDenied")
+    assert_ok(put_lc(writer.raw(), bucket, doc))
+    assert_error(writer.raw().get(bucket, query="lifecycle"), 403, "AccessDenied")
+    assert_ok(reader.raw().get(bucket, query="lifecycle"))
+    assert_error(reader.raw().delete(bucket, query="lifecycle"), 403, "AccessDenied")
+    # DeleteBucketLifecycle is allowed by the Put action, as in S3
+    assert writer.raw().delete(bucket, query="lifecycle").status == 204
+    assert_ok(put_lc(root, bucket, doc))
+    assert s3writer.raw().delete(bucket, query="lifecycle").status == 204
