@@ -54,6 +54,13 @@ static const char usage_serve[] =
     "  --max-connections N    connection limit (default 10000)\n"
     "  --idle-timeout SEC     close connections idle this long (default 60); headers must\n"
     "                         complete within twice that, bodies average >= 1 KiB/s\n"
+    "  --archive-restore-delay SEC\n"
+    "                         how long RestoreObject takes before an Archive object can be\n"
+    "                         read (default 3; decimals allowed)\n"
+    "  --lifecycle-day-seconds N\n"
+    "                         the length of a lifecycle day in seconds (default 86400): lifecycle\n"
+    "                         rules' Days, x-wos-delete-after-days and restore Days count in\n"
+    "                         these, so tests can watch transitions and expiry happen\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
     "  --help                 this text\n"
     "\n"
@@ -170,12 +177,15 @@ static int serve(int argc, char **argv)
     const char *domains[S3_MAX_DOMAINS];
     int ndomains = 0;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), max_conn = 10000, idle = 60;
+    double restore_delay = 3, day_seconds = 86400;
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
         {"domain", required_argument, 0, 'D'}, {"region", required_argument, 0, 'r'},
         {"fsync", required_argument, 0, 'f'},  {"threads", required_argument, 0, 't'},
         {"max-connections", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'i'},
-        {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"archive-restore-delay", required_argument, 0, 'R'}, {"lifecycle-day-seconds", required_argument, 0, 'Y'},
+        {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -194,6 +204,8 @@ static int serve(int argc, char **argv)
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'c': max_conn = strtol(optarg, NULL, 10); break;
         case 'i': idle = strtol(optarg, NULL, 10); break;
+        case 'R': restore_delay = strtod(optarg, NULL); break;
+        case 'Y': day_seconds = strtod(optarg, NULL); break;
         case 'L':
             if (!strcmp(optarg, "debug")) log_set_level(LOG_DEBUG);
             else if (!strcmp(optarg, "info")) log_set_level(LOG_INFO);
@@ -215,6 +227,11 @@ static int serve(int argc, char **argv)
     else { fprintf(stderr, "wosd: --fsync must be always or none\n"); return 2; }
     if (threads < 1 || threads > 256 || max_conn < 1 || idle < 1) {
         fprintf(stderr, "wosd: --threads, --max-connections and --idle-timeout take positive numbers\n");
+        return 2;
+    }
+
+    if (!(restore_delay >= 0 && restore_delay <= 365 * 86400.0) || !(day_seconds >= 0.001 && day_seconds <= 86400.0)) {
+        fprintf(stderr, "wosd: --archive-restore-delay takes 0..31536000 seconds, --lifecycle-day-seconds 0.001..86400\n");
         return 2;
     }
 
@@ -256,6 +273,9 @@ static int serve(int argc, char **argv)
     cfg.ndomains = ndomains;
     cfg.root_access_key = ak;
     cfg.root_secret_key = sk;
+    cfg.restore_delay_ms = (int64_t)(restore_delay * 1000);
+    cfg.day_ms = (int64_t)(day_seconds * 1000);
+    if (cfg.day_ms < 1) cfg.day_ms = 1;
 
     /* Signals are taken by sigwait below, never by a worker thread. */
     sigset_t set;

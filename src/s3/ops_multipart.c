@@ -188,6 +188,8 @@ static s3_err part_copy_end(s3_req *q)
     meta_object src;
     meta_status st = meta_object_get(q->cfg->meta, sbucket, skey, q->a, &src);
     if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
+    if (!s3_object_readable(q, &src))
+        return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if (s3_conditions(s3_xhdr(q, "copy-source-if-match"), s3_xhdr(q, "copy-source-if-none-match"),
                       s3_xhdr(q, "copy-source-if-modified-since"), s3_xhdr(q, "copy-source-if-unmodified-since"),
                       src.etag, src.mtime_ms))

@@ -142,6 +142,9 @@ static s3_err read_object(s3_req *q, bool head)
     if (e) return e;
     meta_object o;
     if ((e = get_object(q, q->bucket, q->key, &o))) return e;
+    /* HEAD shows an Archive object (class, restore state); only a restored one can be read. */
+    if (!head && !s3_object_readable(q, &o))
+        return s3_fail(q, S3E_InvalidObjectState, "The operation is not valid for the object's storage class");
 
     char lm[30];
     time_fmt_http(o.mtime_ms / 1000, lm);
@@ -195,6 +198,7 @@ static s3_err read_object(s3_req *q, bool head)
     http_resp_header(q->http, "Last-Modified", lm);
     http_resp_header(q->http, "Accept-Ranges", "bytes");
     s3_resp_xhdr(q, "storage-class", o.storage_class);
+    s3_restore_headers(q, &o);
     /* response-* overrides replace the stored values in this answer only. */
     static const char *overrides[][2] = {
         {"response-content-type", "Content-Type"},
@@ -269,6 +273,8 @@ static s3_err copy_end(s3_req *q)
         return S3E_NoSuchBucket;
     meta_object src;
     if ((e = get_object(q, sbucket, skey, &src))) return e;
+    if (!s3_object_readable(q, &src))
+        return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if ((e = copy_source_conditions(q, &src))) return e;
     if ((e = write_conditions(q))) return e;
 

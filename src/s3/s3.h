@@ -7,6 +7,7 @@
 #define WOSD_S3_S3_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "server/http.h"
 #include "store/blob.h"
@@ -22,6 +23,10 @@ typedef struct s3_config {
     int ndomains;
     const char *root_access_key;
     const char *root_secret_key;
+    /* Lifecycle: how long an Archive restore takes, and the length of a lifecycle day (ms; a
+     * real day unless --lifecycle-day-seconds shortens it for tests). */
+    int64_t restore_delay_ms;
+    int64_t day_ms;
 } s3_config;
 
 /* Keeps cfg (which must outlive the server) and returns the handler for http_start. */

@@ -134,7 +134,15 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
     op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented,
     op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin,
-    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle;
+    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle, op_restore_object;
+
+/* --- Archive objects (ops_restore.c) ------------------------------------------------------ */
+/* Whether the object's bytes may be read now: any class but Archive, or an Archive object
+ * whose restored copy is available. */
+bool s3_object_readable(const s3_req *q, const meta_object *o);
+/* Adds x-wos-restore / x-amz-restore for an Archive object with a restore in progress or
+ * available (WOS-API.md §6: the WOS dialect gets both spellings, the AWS one x-amz-restore). */
+void s3_restore_headers(s3_req *q, const meta_object *o);
 
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------

@@ -5,6 +5,7 @@ Lifecycle days are shortened with --lifecycle-day-seconds so transitions and exp
 within seconds; tests poll with deadlines instead of sleeping."""
 import base64
 import datetime
+import email.utils
 import hashlib
 import os
 import time
@@ -232,3 +233,151 @@ def test_lifecycle_permissions(server, bucket):
     assert writer.raw().delete(bucket, query="lifecycle").status == 204
     assert_ok(put_lc(root, bucket, doc))
     assert s3writer.raw().delete(bucket, query="lifecycle").status == 204
+
+
+# ------------------------------------------------------------------------------ Archive and restore
+
+RESTORE_DELAY = 0.6   # --archive-restore-delay
+DAY = 1.5             # --lifecycle-day-seconds
+
+
+@pytest.fixture(scope="module")
+def arch_server():
+    from conftest import WosdServer
+    s = WosdServer("archive", extra_args=("--archive-restore-delay", str(RESTORE_DELAY),
+                                          "--lifecycle-day-seconds", str(DAY)))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+def restore(c, bucket, key, days=1, body=None):
+    body = body if body is not None else b"<RestoreRequest><Days>%d</Days></RestoreRequest>" % days
+    return c.request("POST", wc.key_path(bucket, key), "restore",
+                     [("Content-Type", "application/xml"), ("Content-MD5", _md5(body))], body)
+
+
+def put_archive(c, bucket, key, data):
+    return assert_ok(c.put(bucket, key, data, headers={"x-wos-storage-class": "archive"}))
+
+
+def test_archive_object_restore_cycle(arch_server):
+    c = arch_server.client("wos4")
+    b = make_bucket_name("arch")
+    assert_ok(c.create_bucket(b))
+    data = payload(100 * 1024, seed=7)
+    put_archive(c, b, "cold", data)
+    r = assert_ok(c.head(b, "cold"))
+    assert r.header("x-wos-storage-class") == "Archive"
+    assert r.header("x-wos-restore") is None and r.header("x-amz-restore") is None
+    assert int(r.header("Content-Length")) == len(data)
+    assert_error(c.get(b, "cold"), 403, "InvalidObjectState")
+    aws = arch_server.client("aws4")
+    assert_error(aws.get(b, "cold"), 403, "InvalidObjectState")
+    assert assert_ok(aws.head(b, "cold")).header("x-amz-storage-class") == "Archive"
+
+    started = time.time()
+    r = restore(c, b, "cold", days=1)
+    assert r.status == 202, r
+    r = assert_ok(c.head(b, "cold"))
+    assert r.header("x-wos-restore") == 'ongoing-request="true"'
+    assert r.header("x-amz-restore") == 'ongoing-request="true"'   # what aws-sdk based WOS tools read
+    assert_error(restore(c, b, "cold"), 409, "RestoreAlreadyInProgress")
+    assert_error(c.get(b, "cold"), 403, "InvalidObjectState")
+
+    def available():
+        h = c.head(b, "cold").header("x-wos-restore") or ""
+        return h.startswith('ongoing-request="false", expiry-date="')
+    assert wc.wait_until(available, timeout=10), c.head(b, "cold")
+    assert time.time() - started >= RESTORE_DELAY - 0.05
+    expiry = c.head(b, "cold").header("x-wos-restore").split('expiry-date="')[1].rstrip('"')
+    exp_at = email.utils.parsedate_to_datetime(expiry).timestamp()
+    # ready after the delay, readable for Days (1) lifecycle days from then (second precision)
+    assert started + RESTORE_DELAY + DAY - 1.5 <= exp_at <= time.time() + DAY + 1, (expiry, started)
+    r = assert_ok(c.get(b, "cold"))
+    assert r.body == data
+    assert assert_ok(aws.get(b, "cold")).body == data
+    # once available, a restore request answers 200 (WOS SDK: AVAILABLE)
+    assert restore(c, b, "cold").status == 200
+
+    # the restored copy expires after Days lifecycle days: archived again
+    assert wc.wait_until(lambda: c.get(b, "cold").status == 403, timeout=3 * DAY + 5)
+    r = assert_ok(c.head(b, "cold"))
+    assert r.header("x-wos-restore") is None
+    assert restore(c, b, "cold").status == 202
+
+
+def test_restore_with_boto3(arch_server):
+    s3 = arch_server.boto()
+    b = make_bucket_name("arch-boto")
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"glacier bytes", StorageClass="GLACIER")
+    h = s3.head_object(Bucket=b, Key="k")
+    assert h["StorageClass"] == "Archive" and "Restore" not in h
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=b, Key="k")
+    assert ei.value.response["Error"]["Code"] == "InvalidObjectState"
+    r = s3.restore_object(Bucket=b, Key="k", RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}})
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert s3.head_object(Bucket=b, Key="k")["Restore"] == 'ongoing-request="true"'
+    assert wc.wait_until(lambda: 'ongoing-request="false"' in s3.head_object(Bucket=b, Key="k").get("Restore", ""),
+                         timeout=10)
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"glacier bytes"
+
+
+def test_restore_errors(arch_server):
+    c = arch_server.client("wos4")
+    b = make_bucket_name("arch-err")
+    assert_ok(c.create_bucket(b))
+    assert_ok(c.put(b, "std", b"standard"))
+    assert_ok(c.put(b, "ia", b"ia", headers={"x-wos-storage-class": "IA"}))
+    put_archive(c, b, "arc", b"archived")
+    assert_error(restore(c, b, "std"), 403, "InvalidObjectState")
+    assert_error(restore(c, b, "ia"), 403, "InvalidObjectState")
+    assert_ok(c.get(b, "ia"))   # IA is readable without a restore
+    assert_error(restore(c, b, "missing"), 404, "NoSuchKey")
+    assert_error(restore(c, make_bucket_name("nob"), "k"), 404, "NoSuchBucket")
+    assert_error(restore(c, b, "arc", body=b"<RestoreRequest><Days>0</Days></RestoreRequest>"), 400, "InvalidArgument")
+    assert_error(restore(c, b, "arc", body=b"<RestoreRequest><Days>x</Days></RestoreRequest>"), 400, "InvalidArgument")
+    assert_error(restore(c, b, "arc", body=b"<RestoreRequest></RestoreRequest>"), 400, "MalformedXML")
+    assert_error(restore(c, b, "arc", body=b"<RestoreRequest>"), 400, "MalformedXML")
+    # nothing above started a restore
+    assert c.head(b, "arc").header("x-wos-restore") is None
+    # a copy needs readable source bytes, as in S3
+    r = c.request("PUT", wc.key_path(b, "copy"), "", [("x-wos-copy-source", "/%s/arc" % b)])
+    assert_error(r, 403, "InvalidObjectState")
+    # an overwrite forgets the restore; the new object is archived until restored
+    assert restore(c, b, "arc").status == 202
+    put_archive(c, b, "arc", b"new bytes")
+    assert c.head(b, "arc").header("x-wos-restore") is None
+
+
+def test_restore_survives_restart(server_factory, bucket_name):
+    srv = server_factory("arch-restart", extra_args=("--archive-restore-delay", "1.5",
+                                                     "--lifecycle-day-seconds", "60"))
+    c = srv.client("wos4")
+    b = bucket_name()
+    assert_ok(c.create_bucket(b))
+    put_archive(c, b, "k", b"persist")
+    assert restore(c, b, "k").status == 202
+    srv.restart()
+    c = srv.client("wos4")
+    assert c.head(b, "k").header("x-wos-restore"), "the restore in progress was forgotten by a restart"
+    assert wc.wait_until(lambda: c.get(b, "k").status == 200, timeout=10)
+    assert c.head(b, "k").header("x-wos-restore").startswith('ongoing-request="false"')
+    srv.restart()
+    c = srv.client("wos4")
+    assert assert_ok(c.get(b, "k")).body == b"persist"
+
+
+def test_restore_permission(server, bucket):
+    from test_iam import Admin, allow, aws_policy
+    c = server.client("wos4")
+    put_archive(c, bucket, "a", b"x")
+    admin = Admin(server)
+    reader = admin.user(aws_policy(allow("s3:GetObject", "arn:aws:s3:::%s/*" % bucket)))
+    restorer = admin.user(aws_policy(allow("wos:RestoreObject", "arn:aws:s3:::%s/*" % bucket)))
+    assert_error(restore(reader.raw(), bucket, "a"), 403, "AccessDenied")
+    assert restore(restorer.raw(), bucket, "a").status == 202
