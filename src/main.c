@@ -20,6 +20,7 @@
 
 #include "cli/admin.h"
 #include "cli/cli.h"
+#include "s3/lc_worker.h"
 #include "s3/s3.h"
 #include "server/http.h"
 #include "store/blob.h"
@@ -61,6 +62,11 @@ static const char usage_serve[] =
     "                         the length of a lifecycle day in seconds (default 86400): lifecycle\n"
     "                         rules' Days, x-wos-delete-after-days and restore Days count in\n"
     "                         these, so tests can watch transitions and expiry happen\n"
+    "  --lifecycle-interval SEC\n"
+    "                         how often the lifecycle worker walks each bucket with rules\n"
+    "                         (default: a 24th of a lifecycle day, at most 3600)\n"
+    "  --lifecycle-batch N    objects per step of the lifecycle worker, each page read alone\n"
+    "                         and each action its own transaction (default 100)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
     "  --help                 this text\n"
     "\n"
@@ -177,7 +183,8 @@ static int serve(int argc, char **argv)
     const char *domains[S3_MAX_DOMAINS];
     int ndomains = 0;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), max_conn = 10000, idle = 60;
-    double restore_delay = 3, day_seconds = 86400;
+    double restore_delay = 3, day_seconds = 86400, lc_interval = -1;
+    long lc_batch = 100;
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
         {"domain", required_argument, 0, 'D'}, {"region", required_argument, 0, 'r'},
@@ -185,6 +192,7 @@ static int serve(int argc, char **argv)
         {"max-connections", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'i'},
         {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
         {"archive-restore-delay", required_argument, 0, 'R'}, {"lifecycle-day-seconds", required_argument, 0, 'Y'},
+        {"lifecycle-interval", required_argument, 0, 'I'}, {"lifecycle-batch", required_argument, 0, 'B'},
         {0, 0, 0, 0},
     };
     int o;
@@ -206,6 +214,8 @@ static int serve(int argc, char **argv)
         case 'i': idle = strtol(optarg, NULL, 10); break;
         case 'R': restore_delay = strtod(optarg, NULL); break;
         case 'Y': day_seconds = strtod(optarg, NULL); break;
+        case 'I': lc_interval = strtod(optarg, NULL); break;
+        case 'B': lc_batch = strtol(optarg, NULL, 10); break;
         case 'L':
             if (!strcmp(optarg, "debug")) log_set_level(LOG_DEBUG);
             else if (!strcmp(optarg, "info")) log_set_level(LOG_INFO);
@@ -232,6 +242,11 @@ static int serve(int argc, char **argv)
 
     if (!(restore_delay >= 0 && restore_delay <= 365 * 86400.0) || !(day_seconds >= 0.001 && day_seconds <= 86400.0)) {
         fprintf(stderr, "wosd: --archive-restore-delay takes 0..31536000 seconds, --lifecycle-day-seconds 0.001..86400\n");
+        return 2;
+    }
+    if (lc_interval < 0) lc_interval = day_seconds / 24 < 3600 ? day_seconds / 24 : 3600;
+    if (!(lc_interval <= 86400) || lc_batch < 1 || lc_batch > 10000) {
+        fprintf(stderr, "wosd: --lifecycle-interval takes 0..86400 seconds, --lifecycle-batch 1..10000\n");
         return 2;
     }
 
@@ -320,6 +335,10 @@ static int serve(int argc, char **argv)
     chores ch = {meta, blobs, (int64_t)time(NULL)};
     pthread_t chores_thread;
     pthread_create(&chores_thread, NULL, chores_main, &ch);
+    lc_worker_config lcc = {.meta = meta, .blobs = blobs, .day_ms = cfg.day_ms,
+                            .interval_ms = (int64_t)(lc_interval * 1000), .batch = (int)lc_batch};
+    lc_worker *lcw = lc_worker_start(&lcc);
+    if (!lcw) log_warn("the lifecycle worker did not start: lifecycle rules will not be applied");
 
     const char *colon = strrchr(listen, ':');
     printf("wosd %s serving http://%.*s:%u (region %s, data %s, fsync %s)\n", WOSD_VERSION,
@@ -334,6 +353,7 @@ static int serve(int argc, char **argv)
     log_info("signal %d: stopping (requests in flight finish first)", sig);
     atomic_store(&stopping, true);
     http_stop(srv);
+    lc_worker_stop(lcw);
     pthread_join(chores_thread, NULL);
     blob_close(blobs);
     meta_close(meta);

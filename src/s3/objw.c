@@ -30,6 +30,8 @@ struct objw {
     const char *cks_expected;   /* header value, or NULL (then maybe a trailer) */
     const char *cks_trailer;    /* trailer name announced in x-amz-trailer */
     char cks_value[64];
+    bool has_expiry;
+    int64_t expiry_days;        /* x-wos-delete-after-days: the object expires this long after its write */
 };
 
 static s3_err io_error(objw *w, int err)
@@ -183,6 +185,12 @@ void objw_abort(objw *w)
     buf_free(&w->mem);
 }
 
+void objw_set_expiry(objw *w, int64_t days)
+{
+    w->has_expiry = days >= 0;
+    w->expiry_days = days;
+}
+
 void objw_keep(objw *w)
 {
     if (w) w->committed = false;
@@ -196,6 +204,7 @@ s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, cons
     meta_object o = {.key = key, .size = res->size, .mtime_ms = time_now_ms(), .headers = headers};
     snprintf(o.etag, sizeof o.etag, "%s", etag ? etag : res->etag);
     snprintf(o.storage_class, sizeof o.storage_class, "%s", storage_class);
+    if (w->has_expiry) o.expire_ms = o.mtime_ms + w->expiry_days * q->cfg->day_ms;
     if (res->inline_data) {
         o.inline_data = res->inline_data;
     } else {

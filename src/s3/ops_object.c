@@ -60,6 +60,7 @@ typedef struct put_state {
     objw *w;
     const char *headers;
     const char *storage_class;
+    int64_t expiry_days;
 } put_state;
 
 /* If-None-Match: * and If-Match on a write. */
@@ -98,7 +99,10 @@ static s3_err put_begin(s3_req *q)
     if ((e = s3_headers_collect(q, &s->headers))) return e;
     if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
     if ((e = write_conditions(q))) return e;
-    return objw_new(q, q->payload_len, true, &s->w);
+    if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
+    if ((e = objw_new(q, q->payload_len, true, &s->w))) return e;
+    objw_set_expiry(s->w, s->expiry_days);
+    return S3E_OK;
 }
 
 static s3_err put_body(s3_req *q, const char *data, size_t n)
@@ -199,6 +203,7 @@ static s3_err read_object(s3_req *q, bool head)
     http_resp_header(q->http, "Accept-Ranges", "bytes");
     s3_resp_xhdr(q, "storage-class", o.storage_class);
     s3_restore_headers(q, &o);
+    s3_expiration_header(q, &o);
     /* response-* overrides replace the stored values in this answer only. */
     static const char *overrides[][2] = {
         {"response-content-type", "Content-Type"},
@@ -299,9 +304,12 @@ static s3_err copy_end(s3_req *q)
     if ((e = headers_with_request_acl(q, headers, &headers))) return e;
 
     /* The bytes are copied: blobs belong to exactly one object (see meta.h on garbage). */
+    int64_t expiry_days;
+    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
     copy_state *s = arena_alloc(q->a, sizeof *s);
     q->op_state = s;
     if ((e = objw_new(q, src.size, true, &s->w))) return e;
+    objw_set_expiry(s->w, expiry_days);
     if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;

@@ -144,6 +144,14 @@ bool s3_object_readable(const s3_req *q, const meta_object *o);
  * available (WOS-API.md §6: the WOS dialect gets both spellings, the AWS one x-amz-restore). */
 void s3_restore_headers(s3_req *q, const meta_object *o);
 
+/* --- per-object lifecycle (objlc.c) -------------------------------------------------------- */
+/* x-wos-delete-after-days (or x-wos-expires, the WOS SDK's name for it) of a write: *days, or -1
+ * when absent; S3E_InvalidArgument when it is not a non-negative integer. */
+s3_err s3_expiry_from_request(s3_req *q, int64_t *days);
+/* Adds x-wos-expiration / x-amz-expiration (expiry-date="…"[, rule-id="…"]) when the object
+ * expires on its own or by one of its bucket's lifecycle rules. */
+void s3_expiration_header(s3_req *q, const meta_object *o);
+
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------
  * An object's headers are stored as "name:value\n" lines: the system headers (content-type,
@@ -182,6 +190,9 @@ const char *objw_checksum(objw *w, const char **header);
 /* Drops whatever was written (blob temp file, or the committed blob when finish succeeded but
  * the metadata commit did not). Safe to call more than once and on NULL. */
 void objw_abort(objw *w);
+/* The object committed expires `days` lifecycle days after its write (0: at once); days < 0:
+ * never (the default). */
+void objw_set_expiry(objw *w, int64_t days);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
 /* Makes the finished body the object `key` of the request's bucket in one metadata commit,

@@ -381,3 +381,152 @@ def test_restore_permission(server, bucket):
     restorer = admin.user(aws_policy(allow("wos:RestoreObject", "arn:aws:s3:::%s/*" % bucket)))
     assert_error(restore(reader.raw(), bucket, "a"), 403, "AccessDenied")
     assert restore(restorer.raw(), bucket, "a").status == 202
+
+
+# ------------------------------------------------------------------------------ the lifecycle worker
+
+LDAY = 1.0   # --lifecycle-day-seconds of the worker's server
+
+
+@pytest.fixture(scope="module")
+def lc_server():
+    from conftest import WosdServer
+    s = WosdServer("lcworker", extra_args=("--lifecycle-day-seconds", str(LDAY), "--lifecycle-interval", "0.1",
+                                           "--lifecycle-batch", "10", "--archive-restore-delay", "0.3"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+def _exists(c, b, k):
+    st = c.head(b, k).status
+    assert st in (200, 404), st
+    return st == 200
+
+
+def test_worker_expires_by_rule(lc_server):
+    c = lc_server.client("aws4")
+    b = make_bucket_name("lc-exp")
+    assert_ok(c.create_bucket(b))
+    t0 = time.time()
+    for k in ("logs/a", "logs/b", "keep/c"):
+        assert_ok(c.put(b, k, b"x" * 10))
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>2</Days></Expiration>", rid="logs-rule",
+                                     filt="<Filter><Prefix>logs/</Prefix></Filter>")))
+    h = assert_ok(c.head(b, "logs/a")).header("x-amz-expiration")
+    assert h and h.startswith('expiry-date="') and h.endswith('", rule-id="logs-rule"'), h
+    exp_at = email.utils.parsedate_to_datetime(h.split('"')[1]).timestamp()
+    assert t0 + 2 * LDAY - 1 <= exp_at <= time.time() + 2 * LDAY + 1, (h, t0)
+    assert assert_ok(c.head(b, "keep/c")).header("x-amz-expiration") is None
+    assert wc.wait_until(lambda: not _exists(c, b, "logs/a") and not _exists(c, b, "logs/b"), timeout=15)
+    assert time.time() - t0 >= 2 * LDAY - 0.2, "expired before its days were up"
+    assert _exists(c, b, "keep/c")
+
+
+def test_worker_transitions_then_archive(lc_server):
+    c = lc_server.client("wos4")
+    b = make_bucket_name("lc-tr")
+    assert_ok(c.create_bucket(b))
+    big = payload(200 * 1024, seed=11)
+    assert_ok(c.put(b, "data/big", big))
+    assert_ok(c.put(b, "data/small", b"tiny"))
+    assert_ok(c.put(b, "other/x", b"stays standard"))
+    assert_ok(put_lc(c, b, rule_xml("<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition>"
+                                    "<Transition><Days>3</Days><StorageClass>Archive</StorageClass></Transition>",
+                                    filt="<Filter><Prefix>data/</Prefix></Filter>")))
+
+    def cls(k):
+        return c.head(b, k).header("x-wos-storage-class")
+    assert wc.wait_until(lambda: cls("data/big") in ("IA", "Archive") and cls("data/small") in ("IA", "Archive"),
+                         timeout=10)
+    assert wc.wait_until(lambda: cls("data/big") == "Archive" and cls("data/small") == "Archive", timeout=15)
+    assert cls("other/x") == "Standard"
+    assert_error(c.get(b, "data/big"), 403, "InvalidObjectState")
+    # listings show the new class too
+    r = assert_ok(c.get(b, query="prefix=data%2F"))
+    assert {wc.xtext(e, "StorageClass") for e in wc.xfindall(r.xml(), "Contents")} == {"Archive"}
+    # and the bytes are intact once restored
+    assert restore(c, b, "data/big").status == 202
+    assert wc.wait_until(lambda: c.get(b, "data/big").status == 200, timeout=10)
+    assert c.get(b, "data/big").body == big
+
+
+def test_worker_aborts_stale_uploads(lc_server):
+    s3 = lc_server.boto()
+    b = make_bucket_name("lc-mpu")
+    s3.create_bucket(Bucket=b)
+    up = s3.create_multipart_upload(Bucket=b, Key="big/file")["UploadId"]
+    s3.upload_part(Bucket=b, Key="big/file", UploadId=up, PartNumber=1, Body=payload(64 * 1024, seed=3))
+    keep = s3.create_multipart_upload(Bucket=b, Key="elsewhere/file")["UploadId"]
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": "mpu", "Filter": {"Prefix": "big/"}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
+
+    def uploads():
+        return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=b).get("Uploads", [])]
+    assert wc.wait_until(lambda: up not in uploads(), timeout=10)
+    assert keep in uploads()
+    with pytest.raises(ClientError) as ei:
+        s3.list_parts(Bucket=b, Key="big/file", UploadId=up)
+    assert ei.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_disabled_rule_does_nothing(lc_server):
+    c = lc_server.client("aws4")
+    b = make_bucket_name("lc-off")
+    assert_ok(c.create_bucket(b))
+    assert_ok(c.put(b, "p/k", b"v"))
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>1</Days></Expiration>", status="Disabled")))
+    assert c.head(b, "p/k").header("x-amz-expiration") is None
+    time.sleep(2 * LDAY)   # twice the rule's days: the worker had every chance to act
+    assert _exists(c, b, "p/k")
+
+
+def test_delete_after_days_header(lc_server):
+    c = lc_server.client("wos4")
+    b = make_bucket_name("lc-own")
+    assert_ok(c.create_bucket(b))
+    t0 = time.time()
+    assert_ok(c.put(b, "two", b"2", headers={"x-wos-delete-after-days": "2"}))
+    assert_ok(c.put(b, "now", b"0", headers={"x-wos-delete-after-days": "0"}))
+    assert_ok(c.put(b, "sdk", b"s", headers={"x-wos-expires": "1"}))
+    assert_ok(c.put(b, "never", b"n"))
+    h = assert_ok(c.head(b, "two")).header("x-wos-expiration")
+    assert h and h.startswith('expiry-date="') and "rule-id" not in h, h
+    assert assert_ok(c.head(b, "never")).header("x-wos-expiration") is None
+    assert_error(c.put(b, "bad", b"b", headers={"x-wos-delete-after-days": "-1"}), 400, "InvalidArgument")
+    assert_error(c.put(b, "bad", b"b", headers={"x-wos-delete-after-days": "soon"}), 400, "InvalidArgument")
+    assert wc.wait_until(lambda: not _exists(c, b, "now"), timeout=5)
+    assert wc.wait_until(lambda: not _exists(c, b, "sdk"), timeout=10)
+    assert wc.wait_until(lambda: not _exists(c, b, "two"), timeout=10)
+    assert time.time() - t0 >= 2 * LDAY - 0.2
+    assert _exists(c, b, "never")
+    # an overwrite without the header clears the expiry
+    assert_ok(c.put(b, "re", b"1", headers={"x-wos-delete-after-days": "1"}))
+    assert_ok(c.put(b, "re", b"2"))
+    time.sleep(1.5 * LDAY)
+    assert _exists(c, b, "re")
+
+
+def test_worker_walks_many_objects_across_restart(server_factory, bucket_name):
+    srv = server_factory("lc-many", extra_args=("--lifecycle-day-seconds", "1", "--lifecycle-interval", "0.05",
+                                                "--lifecycle-batch", "7"))
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    keys = ["k/%04d" % i for i in range(300)]
+    for k in keys:
+        s3.put_object(Bucket=b, Key=k, Body=b"v")
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": "all", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}]})
+
+    def left():
+        return s3.list_objects_v2(Bucket=b).get("KeyCount", 0)
+    # stop part way through, then let a restarted server finish the job
+    assert wc.wait_until(lambda: left() < 300, timeout=10)
+    srv.stop()
+    srv.start(keep_port=True)
+    s3 = srv.boto()
+    assert wc.wait_until(lambda: left() == 0, timeout=30), left()
