@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -65,6 +66,8 @@ static const char usage_serve[] =
     "  --lifecycle-interval SEC\n"
     "                         how often the lifecycle worker walks each bucket with rules\n"
     "                         (default: a 24th of a lifecycle day, at most 3600)\n"
+    "  --tier CLASS=DIR       where the bytes of storage class IA or Archive live (default\n"
+    "                         DIR/tiers/IA, DIR/tiers/Archive; remembered in DIR/tiers.conf)\n"
     "  --lifecycle-batch N    objects per step of the lifecycle worker, each page read alone\n"
     "                         and each action its own transaction (default 100)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
@@ -185,6 +188,7 @@ static int serve(int argc, char **argv)
     long threads = sysconf(_SC_NPROCESSORS_ONLN), max_conn = 10000, idle = 60;
     double restore_delay = 3, day_seconds = 86400, lc_interval = -1;
     long lc_batch = 100;
+    const char *tier_dirs[BLOB_TIERS] = {0};
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
         {"domain", required_argument, 0, 'D'}, {"region", required_argument, 0, 'r'},
@@ -193,6 +197,7 @@ static int serve(int argc, char **argv)
         {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
         {"archive-restore-delay", required_argument, 0, 'R'}, {"lifecycle-day-seconds", required_argument, 0, 'Y'},
         {"lifecycle-interval", required_argument, 0, 'I'}, {"lifecycle-batch", required_argument, 0, 'B'},
+        {"tier", required_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
     int o;
@@ -216,6 +221,17 @@ static int serve(int argc, char **argv)
         case 'Y': day_seconds = strtod(optarg, NULL); break;
         case 'I': lc_interval = strtod(optarg, NULL); break;
         case 'B': lc_batch = strtol(optarg, NULL, 10); break;
+        case 'T': {
+            const char *eq = strchr(optarg, '=');
+            int t = !eq ? -1 : (eq - optarg == 2 && !strncasecmp(optarg, "IA", 2)) ? BLOB_TIER_IA
+                             : (eq - optarg == 7 && !strncasecmp(optarg, "Archive", 7)) ? BLOB_TIER_ARCHIVE : -1;
+            if (t < 0 || eq[1] != '/') {
+                fprintf(stderr, "wosd: --tier takes IA=/absolute/dir or Archive=/absolute/dir\n");
+                return 2;
+            }
+            tier_dirs[t] = eq + 1;
+            break;
+        }
         case 'L':
             if (!strcmp(optarg, "debug")) log_set_level(LOG_DEBUG);
             else if (!strcmp(optarg, "info")) log_set_level(LOG_INFO);
@@ -273,7 +289,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
     blob_store *blobs;
-    int rc = blob_open(data, durable, &blobs);
+    int rc = blob_open_tiers(data, tier_dirs, durable, &blobs);
     if (rc) {
         log_error("cannot open the blob store in %s: %s", data, strerror(-rc));
         meta_close(meta);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "s3/lifecycle.h"
+#include "s3/s3_internal.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -72,6 +73,45 @@ typedef struct page_ctx {
     int actions;
 } page_ctx;
 
+/* Moves the object (the version listed) to class `to`: each blob copied into the class's tier
+ * and made durable, then one metadata commit switches the row to the new blobs and queues the
+ * old ones for the gc. A crash before the commit leaves the old object whole (the copies are
+ * orphans for the start-up scrub); after it, the new one. Inline objects have no blob to move. */
+static meta_status transition(page_ctx *p, const meta_object *listed, const char *to)
+{
+    meta_store *m = p->w->cfg.meta;
+    blob_store *bs = p->w->cfg.blobs;
+    arena *a = arena_new(4096);
+    meta_object o;
+    meta_status st = meta_object_get(m, p->bucket, listed->key, a, &o);
+    if (st == META_OK && (strcmp(o.etag, listed->etag) != 0 || o.mtime_ms != listed->mtime_ms)) st = META_NOT_FOUND;
+    int tier = s3_class_tier(to);
+    bool move = false;
+    for (int i = 0; st == META_OK && i < o.nextents; i++) move |= blob_tier_of(bs, o.extents[i].blob_id) != tier;
+    if (st == META_OK && !move) st = meta_object_set_class(m, p->bucket, o.key, o.etag, o.mtime_ms, to, NULL, 0);
+    if (st != META_OK || !move) {
+        arena_free(a);
+        return st;
+    }
+    meta_extent *ne = arena_alloc(a, (size_t)o.nextents * sizeof *ne);
+    int made = 0;
+    for (; made < o.nextents; made++) {
+        ne[made] = o.extents[made];
+        int rc = blob_copy(bs, o.extents[made].blob_id, tier, ne[made].blob_id);
+        if (rc) {
+            log_error("lifecycle: %s/%s: copying blob %s to the %s tier: %s", p->bucket, o.key,
+                      o.extents[made].blob_id, to, strerror(-rc));
+            st = META_ERROR;
+            break;
+        }
+    }
+    if (st == META_OK) st = meta_object_set_class(m, p->bucket, o.key, o.etag, o.mtime_ms, to, ne, o.nextents);
+    if (st != META_OK)
+        for (int i = 0; i < made; i++) blob_remove(bs, ne[i].blob_id);   /* never referenced */
+    arena_free(a);
+    return st;
+}
+
 static void act_on_object(void *cls, const char *common_prefix, const meta_object *o)
 {
     page_ctx *p = cls;
@@ -87,7 +127,7 @@ static void act_on_object(void *cls, const char *common_prefix, const meta_objec
         }
         break;
     case LC_TRANSITION:
-        if (meta_object_set_class(m, p->bucket, o->key, o->etag, o->mtime_ms, to, NULL, 0) == META_OK) {
+        if (transition(p, o, to) == META_OK) {
             log_debug("lifecycle: %s/%s moved to %s by rule %s", p->bucket, o->key, to, r ? r->id : "?");
             p->actions++;
         }

@@ -30,6 +30,7 @@ struct objw {
     const char *cks_expected;   /* header value, or NULL (then maybe a trailer) */
     const char *cks_trailer;    /* trailer name announced in x-amz-trailer */
     char cks_value[64];
+    int tier;                   /* the blob tier of the object's storage class (blob.h) */
     bool has_expiry;
     int64_t expiry_days;        /* x-wos-delete-after-days: the object expires this long after its write */
 };
@@ -75,8 +76,14 @@ static s3_err want_checksums(objw *w)
 
 s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out)
 {
+    return objw_new_for(q, expected, inline_ok, "Standard", out);
+}
+
+s3_err objw_new_for(s3_req *q, int64_t expected, bool inline_ok, const char *storage_class, objw **out)
+{
     objw *w = arena_alloc(q->a, sizeof *w);
     w->q = q;
+    w->tier = s3_class_tier(storage_class);
     w->expected = expected;
     w->inline_ok = inline_ok;
     const char *cm = http_header(q->http, "Content-MD5");
@@ -91,7 +98,7 @@ s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out)
     }
     w->md5 = hash_new(HASH_MD5);
     if (!inline_ok || expected > INLINE_MAX) {
-        int rc = blob_writer_new(q->cfg->blobs, &w->bw);
+        int rc = blob_writer_new_in(q->cfg->blobs, w->tier, &w->bw);
         if (rc) {
             objw_abort(w);
             return io_error(w, rc);
@@ -110,7 +117,7 @@ s3_err objw_write(objw *w, const char *data, size_t n)
     w->size += (int64_t)n;
     if (!w->bw && w->mem.len + n > INLINE_MAX) {
         /* Outgrew the inline limit (length was not announced): move to a blob. */
-        int rc = blob_writer_new(w->q->cfg->blobs, &w->bw);
+        int rc = blob_writer_new_in(w->q->cfg->blobs, w->tier, &w->bw);
         if (!rc && w->mem.len) rc = blob_write(w->bw, w->mem.data, w->mem.len);
         buf_free(&w->mem);
         if (rc) return io_error(w, rc);

@@ -122,7 +122,7 @@ static s3_err part_begin(s3_req *q)
     if ((e = need_upload(q, &s->u))) return e;
     if (q->payload_len < 0 && !http_is_chunked(q->http)) return S3E_MissingContentLength;
     if (q->payload_len >= S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
-    return objw_new(q, q->payload_len, false, &s->w);
+    return objw_new_for(q, q->payload_len, false, s->u.storage_class, &s->w);
 }
 
 static s3_err part_body(s3_req *q, const char *data, size_t n)
@@ -208,7 +208,7 @@ static s3_err part_copy_end(s3_req *q)
         len = b - a + 1;
     }
     if (len >= S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
-    if ((e = objw_new(q, len, false, &s->w))) return e;
+    if ((e = objw_new_for(q, len, false, s->u.storage_class, &s->w))) return e;
     if ((e = s3_object_copy_into(q, &src, off, len, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;

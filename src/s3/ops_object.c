@@ -16,6 +16,13 @@
 #include "util/str.h"
 #include "util/timefmt.h"
 
+int s3_class_tier(const char *storage_class)
+{
+    if (storage_class && !strcmp(storage_class, "IA")) return BLOB_TIER_IA;
+    if (storage_class && !strcmp(storage_class, "Archive")) return BLOB_TIER_ARCHIVE;
+    return BLOB_TIER_STANDARD;
+}
+
 const char *s3_storage_class_parse(const char *v)
 {
     if (!strcasecmp(v, "Standard")) return "Standard";
@@ -100,7 +107,7 @@ static s3_err put_begin(s3_req *q)
     if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
     if ((e = write_conditions(q))) return e;
     if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
-    if ((e = objw_new(q, q->payload_len, true, &s->w))) return e;
+    if ((e = objw_new_for(q, q->payload_len, true, s->storage_class, &s->w))) return e;
     objw_set_expiry(s->w, s->expiry_days);
     return S3E_OK;
 }
@@ -308,7 +315,9 @@ static s3_err copy_end(s3_req *q)
     if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
     copy_state *s = arena_alloc(q->a, sizeof *s);
     q->op_state = s;
-    if ((e = objw_new(q, src.size, true, &s->w))) return e;
+    /* Also how a class changes (a copy onto itself): the new bytes go to the new class's tier,
+     * the old blob to the gc queue in the same commit. */
+    if ((e = objw_new_for(q, src.size, true, storage_class, &s->w))) return e;
     objw_set_expiry(s->w, expiry_days);
     if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
     objw_result res;

@@ -175,6 +175,10 @@ typedef struct objw objw;
  * memory to be stored in the metadata row. */
 /* Also parses Content-MD5 (S3E_InvalidDigest when malformed) and the checksum headers. */
 s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out);
+/* The same for an object of the given storage class: its blob goes to that class's tier. */
+s3_err objw_new_for(s3_req *q, int64_t expected, bool inline_ok, const char *storage_class, objw **out);
+/* The blob tier (blob.h) holding a storage class's bytes: Standard, IA, Archive. */
+int s3_class_tier(const char *storage_class);
 s3_err objw_write(objw *w, const char *data, size_t n);
 /* Finishes: etag (md5 hex), size, and either inline data or a committed blob id. */
 typedef struct objw_result {

@@ -530,3 +530,126 @@ def test_worker_walks_many_objects_across_restart(server_factory, bucket_name):
     srv.start(keep_port=True)
     s3 = srv.boto()
     assert wc.wait_until(lambda: left() == 0, timeout=30), left()
+
+
+# ------------------------------------------------------------------------------ tiers
+
+
+def blob_files(tier_dir):
+    """Blob files (32 upper-case hex names) under TIER/blobs."""
+    out = []
+    for root, _, files in os.walk(os.path.join(tier_dir, "blobs")):
+        out += [f for f in files if len(f) == 32]
+    return sorted(out)
+
+
+def test_each_class_writes_to_its_tier(server_factory, bucket_name, tmp_path):
+    ia_dir = str(tmp_path / "ia-disk")
+    srv = server_factory("tiers", extra_args=("--tier", "IA=" + ia_dir))
+    data = srv.data_dir
+    arch_dir = os.path.join(data, "tiers", "Archive")
+    c = srv.client("wos4")
+    b = bucket_name()
+    assert_ok(c.create_bucket(b))
+    base_std, base_ia, base_ar = blob_files(data), blob_files(ia_dir), blob_files(arch_dir)
+    big = payload(300 * 1024, seed=21)
+    assert_ok(c.put(b, "std", big))
+    assert_ok(c.put(b, "ia", big, headers={"x-wos-storage-class": "IA"}))
+    assert_ok(c.put(b, "arc", big, headers={"x-wos-storage-class": "Archive"}))
+    assert_ok(c.put(b, "small-ia", b"inline", headers={"x-wos-storage-class": "IA"}))
+    assert len(blob_files(data)) == len(base_std) + 1
+    assert len(blob_files(ia_dir)) == len(base_ia) + 1
+    assert len(blob_files(arch_dir)) == len(base_ar) + 1
+    assert assert_ok(c.get(b, "ia")).body == big
+    # a multipart upload's parts go to its class's tier
+    s3 = srv.boto()
+    up = s3.create_multipart_upload(Bucket=b, Key="mp", StorageClass="STANDARD_IA")["UploadId"]
+    p1, p2 = payload(5 << 20, seed=1), payload(1 << 20, seed=2)
+    e1 = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=1, Body=p1)["ETag"]
+    e2 = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=2, Body=p2)["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert len(blob_files(ia_dir)) == len(base_ia) + 3
+    assert s3.get_object(Bucket=b, Key="mp")["Body"].read() == p1 + p2
+    # the configured tier is remembered: a restart without --tier still finds the bytes
+    srv.stop()
+    srv.extra_args = ()
+    srv.start(keep_port=True)
+    c = srv.client("wos4")
+    assert assert_ok(c.get(b, "ia")).body == big
+    with open(os.path.join(data, "tiers.conf")) as f:
+        assert ia_dir in f.read()
+
+
+def test_copy_onto_itself_moves_bytes_between_tiers(server_factory, bucket_name):
+    srv = server_factory("tier-copy")
+    data = srv.data_dir
+    ia_dir = os.path.join(data, "tiers", "IA")
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    body = payload(256 * 1024, seed=5)
+    s3.put_object(Bucket=b, Key="k", Body=body)
+    std_before = blob_files(data)
+    assert len(std_before) == 1 and blob_files(ia_dir) == []
+    r = s3.copy_object(Bucket=b, Key="k", CopySource={"Bucket": b, "Key": "k"}, StorageClass="STANDARD_IA")
+    etag = s3.head_object(Bucket=b, Key="k")
+    assert etag["StorageClass"] == "IA"
+    assert len(blob_files(ia_dir)) == 1
+    # the old blob goes to the gc queue with the switch, and the gc removes it
+    assert wc.wait_until(lambda: blob_files(data) == [], timeout=10), blob_files(data)
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == body
+    # and back, the WOS way
+    c = srv.client("wos4")
+    assert_ok(c.request("PUT", wc.key_path(b, "k"), "", [("x-wos-copy-source", "/%s/k" % b),
+                                                          ("x-wos-storage-class", "standard")]))
+    assert c.head(b, "k").header("x-wos-storage-class") == "Standard"
+    assert len(blob_files(data)) == 1
+    assert wc.wait_until(lambda: blob_files(ia_dir) == [], timeout=10)
+    assert c.get(b, "k").body == body
+
+
+def test_lifecycle_transition_moves_bytes(server_factory, bucket_name):
+    srv = server_factory("tier-lc", extra_args=("--lifecycle-day-seconds", "1", "--lifecycle-interval", "0.1",
+                                                "--archive-restore-delay", "0.2"))
+    data = srv.data_dir
+    ia_dir, ar_dir = os.path.join(data, "tiers", "IA"), os.path.join(data, "tiers", "Archive")
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    single = payload(200 * 1024, seed=8)
+    s3.put_object(Bucket=b, Key="d/single", Body=single)
+    up = s3.create_multipart_upload(Bucket=b, Key="d/multi")["UploadId"]
+    p1, p2 = payload(5 << 20, seed=9), payload(300 * 1024, seed=10)
+    e1 = s3.upload_part(Bucket=b, Key="d/multi", UploadId=up, PartNumber=1, Body=p1)["ETag"]
+    e2 = s3.upload_part(Bucket=b, Key="d/multi", UploadId=up, PartNumber=2, Body=p2)["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="d/multi", UploadId=up, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    s3.put_object(Bucket=b, Key="d/inline", Body=b"small")
+    etag_multi = s3.head_object(Bucket=b, Key="d/multi")["ETag"]
+    assert len(blob_files(data)) == 3
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": "cold", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+         "Transitions": [{"Days": 1, "StorageClass": "STANDARD_IA"}, {"Days": 3, "StorageClass": "GLACIER"}]}]})
+
+    def classes():
+        return {k: s3.head_object(Bucket=b, Key=k)["StorageClass"] for k in ("d/single", "d/multi", "d/inline")}
+    assert wc.wait_until(lambda: set(classes().values()) <= {"IA", "Archive"}, timeout=10), classes()
+    # in IA (unless already moved on): readable, bytes in the IA tier
+    if set(classes().values()) == {"IA"}:
+        assert s3.get_object(Bucket=b, Key="d/multi")["Body"].read() == p1 + p2
+    assert wc.wait_until(lambda: set(classes().values()) == {"Archive"}, timeout=15), classes()
+    assert wc.wait_until(lambda: len(blob_files(ar_dir)) == 3 and blob_files(data) == [] and blob_files(ia_dir) == [],
+                         timeout=10), (blob_files(data), blob_files(ia_dir), blob_files(ar_dir))
+    # the object is the same object: ETag, parts and bytes
+    h = s3.head_object(Bucket=b, Key="d/multi")
+    assert h["ETag"] == etag_multi
+    for k in ("d/single", "d/multi"):
+        s3.restore_object(Bucket=b, Key=k, RestoreRequest={"Days": 5})
+    assert wc.wait_until(lambda: 'ongoing-request="false"' in s3.head_object(Bucket=b, Key="d/multi").get("Restore", ""),
+                         timeout=10)
+    assert wc.wait_until(lambda: 'ongoing-request="false"' in s3.head_object(Bucket=b, Key="d/single").get("Restore", ""),
+                         timeout=10)
+    assert s3.get_object(Bucket=b, Key="d/single")["Body"].read() == single
+    assert s3.get_object(Bucket=b, Key="d/multi")["Body"].read() == p1 + p2
+    assert s3.get_object(Bucket=b, Key="d/multi", PartNumber=2)["Body"].read() == p2
