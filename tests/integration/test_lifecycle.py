@@ -687,3 +687,26 @@ def test_crash_during_transition_keeps_the_object(server_factory, bucket_name):
     assert wc.wait_until(lambda: blob_files(data) == [] and len(blob_files(ia_dir)) == 1, timeout=10), \
         (blob_files(data), blob_files(ia_dir))
     assert srv.boto().get_object(Bucket=b, Key="big")["Body"].read() == body
+
+
+def test_offline_scrub_sees_every_tier(server_factory, bucket_name, tmp_path):
+    from test_crash import run_scrub
+    arch = str(tmp_path / "archive-disk")
+    srv = server_factory("tier-scrub", extra_args=("--tier", "Archive=" + arch))
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    for cls in ("STANDARD", "STANDARD_IA", "GLACIER"):
+        s3.put_object(Bucket=b, Key=cls, Body=payload(100 * 1024), StorageClass=cls)
+    assert len(blob_files(arch)) == 1
+    assert srv.stop() == 0
+    rc, doc, err = run_scrub(srv.data_dir, "--deep")
+    assert rc == 0 and doc["clean"], doc
+    assert doc["objects"] == 3 and doc["named_blobs"] == 3, doc
+    # an orphan in a tier is found there too
+    orphan = os.path.join(arch, "blobs", "AB", "AB" + "0" * 30)
+    os.makedirs(os.path.dirname(orphan), exist_ok=True)
+    with open(orphan, "wb") as f:
+        f.write(b"stray")
+    rc, doc, err = run_scrub(srv.data_dir)
+    assert rc != 0 and doc["orphan_blobs"] == 1, doc
