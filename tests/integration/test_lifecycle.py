@@ -415,6 +415,10 @@ def test_worker_expires_by_rule(lc_server):
         assert_ok(c.put(b, k, b"x" * 10))
     assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>2</Days></Expiration>", rid="logs-rule",
                                      filt="<Filter><Prefix>logs/</Prefix></Filter>")))
+    # a write is told when it will expire, as in S3
+    r = assert_ok(c.put(b, "logs/new", b"n"))
+    assert (r.header("x-amz-expiration") or "").endswith('rule-id="logs-rule"'), r
+    assert assert_ok(c.put(b, "keep/new", b"n")).header("x-amz-expiration") is None
     h = assert_ok(c.head(b, "logs/a")).header("x-amz-expiration")
     assert h and h.startswith('expiry-date="') and h.endswith('", rule-id="logs-rule"'), h
     exp_at = email.utils.parsedate_to_datetime(h.split('"')[1]).timestamp()
@@ -489,7 +493,8 @@ def test_delete_after_days_header(lc_server):
     b = make_bucket_name("lc-own")
     assert_ok(c.create_bucket(b))
     t0 = time.time()
-    assert_ok(c.put(b, "two", b"2", headers={"x-wos-delete-after-days": "2"}))
+    r = assert_ok(c.put(b, "two", b"2", headers={"x-wos-delete-after-days": "2"}))
+    assert (r.header("x-wos-expiration") or "").startswith('expiry-date="'), r
     assert_ok(c.put(b, "now", b"0", headers={"x-wos-delete-after-days": "0"}))
     assert_ok(c.put(b, "sdk", b"s", headers={"x-wos-expires": "1"}))
     assert_ok(c.put(b, "never", b"n"))
