@@ -321,6 +321,10 @@ meta_status meta_lifecycle_put(meta_store *m, const char *bucket, const char *do
 meta_status meta_lifecycle_get(meta_store *m, const char *bucket, arena *a, const char **document);
 /* META_NOT_FOUND when there were no rules. */
 meta_status meta_lifecycle_delete(meta_store *m, const char *bucket);
+/* A number that moves after every meta_lifecycle_put / meta_lifecycle_delete through this
+ * handle (lock-free). Rules also go when their bucket is deleted, which moves
+ * meta_iam_generation(): a cache of rules is valid while neither number has moved. */
+uint64_t meta_lifecycle_generation(meta_store *m);
 
 typedef struct meta_lifecycle {
     const char *bucket, *document;

@@ -284,6 +284,9 @@ struct meta_store {
     _Atomic uint64_t gen;
     pthread_mutex_t gen_mu;     /* guards gen_db and orders the bumps that go with it */
     uint64_t gen_db;
+    /* Lifecycle generation: moves after every change of a bucket's rules made through this
+     * handle, so readers may cache parsed rules (meta_lifecycle_generation). */
+    _Atomic uint64_t lc_gen;
 };
 
 static _Thread_local uint64_t scan_rows;
@@ -2134,8 +2137,12 @@ meta_status meta_lifecycle_put(meta_store *m, const char *bucket, const char *do
     /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
     s = bucket_exists(c, bucket);
     if (s == META_OK) s = run_text(c, ST_LC_PUT, bucket, document ? document : "");
-    return tx_end(c, s);
+    s = tx_end(c, s);
+    atomic_fetch_add(&m->lc_gen, 1);
+    return s;
 }
+
+uint64_t meta_lifecycle_generation(meta_store *m) { return atomic_load(&m->lc_gen); }
 
 meta_status meta_lifecycle_get(meta_store *m, const char *bucket, arena *a, const char **document)
 {
@@ -2164,7 +2171,9 @@ meta_status meta_lifecycle_delete(meta_store *m, const char *bucket)
         bind_text(st, 1, bucket);
         s = run_one(c, st, "delete lifecycle");
     }
-    return tx_end(c, s);
+    s = tx_end(c, s);
+    atomic_fetch_add(&m->lc_gen, 1);
+    return s;
 }
 
 meta_status meta_lifecycle_list(meta_store *m, const char *after, int max, arena *a, meta_lifecycle_fn fn,

@@ -715,3 +715,34 @@ def test_offline_scrub_sees_every_tier(server_factory, bucket_name, tmp_path):
         f.write(b"stray")
     rc, doc, err = run_scrub(srv.data_dir)
     assert rc != 0 and doc["orphan_blobs"] == 1, doc
+
+
+def test_expiration_header_follows_rule_changes_at_once(server, bucket_name):
+    """Reads cache each bucket's parsed rules per thread: every change must show on the next
+    request, whichever thread serves it."""
+    c = server.client("aws4")
+    b = bucket_name()
+    assert_ok(c.create_bucket(b))
+    assert_ok(c.put(b, "p/k", b"v"))
+
+    def rule_ids():
+        out = set()
+        for _ in range(12):
+            h = assert_ok(c.head(b, "p/k")).header("x-amz-expiration")
+            out.add(h.split('rule-id="')[1].rstrip('"') if h else None)
+        return out
+    assert rule_ids() == {None}
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>10</Days></Expiration>", rid="first")))
+    assert rule_ids() == {"first"}
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>10</Days></Expiration>", rid="second")))
+    assert rule_ids() == {"second"}
+    assert c.delete(b, query="lifecycle").status == 204
+    assert rule_ids() == {None}
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>10</Days></Expiration>", rid="third")))
+    assert rule_ids() == {"third"}
+    # the rules go with the bucket: a new bucket of the same name has none
+    assert c.delete(b, "p/k").status == 204
+    assert c.delete(b).status == 204
+    assert_ok(c.create_bucket(b))
+    assert_ok(c.put(b, "p/k", b"v"))
+    assert rule_ids() == {None}
