@@ -17,6 +17,8 @@
 
 #define MIN_PART_SIZE ((int64_t)5 << 20)
 #define UPLOAD_ID_HEADER "x-wosd-upload-id"
+/* x-wos-delete-after-days given at Initiate, kept with the upload until Complete (never emitted). */
+#define EXPIRY_DAYS_HEADER "x-wosd-delete-after-days"
 
 static s3_err need_bucket(s3_req *q, meta_bucket *b)
 {
@@ -74,6 +76,10 @@ static s3_err initiate_end(s3_req *q)
     const char *acl;
     if ((e = s3_acl_from_request(q, &acl))) return e;
     u.headers = s3_headers_set_acl(q, u.headers, acl);
+    int64_t expiry_days;
+    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
+    if (expiry_days >= 0)
+        u.headers = arena_printf(q->a, "%s%s:%lld\n", u.headers, EXPIRY_DAYS_HEADER, (long long)expiry_days);
     /* 128 random bits: unique across restarts and gateways without coordination. */
     random_hex_upper(16, u.upload_id);
     meta_status st = meta_upload_create(q->cfg->meta, q->bucket, &u);
@@ -423,6 +429,8 @@ static s3_err complete_end(s3_req *q)
         };
         snprintf(o.etag, sizeof o.etag, "%s-%d", hex, n);
         snprintf(o.storage_class, sizeof o.storage_class, "%s", u.storage_class);
+        const char *days = s3_headers_find(q, u.headers, EXPIRY_DAYS_HEADER);
+        if (days) o.expire_ms = o.mtime_ms + strtoll(days, NULL, 10) * q->cfg->day_ms;
         st = meta_upload_complete(q->cfg->meta, q->bucket, upload_id, &o);
         if (st == META_CONFLICT) continue;
         if (st == META_NOT_FOUND) e = complete_again(q, upload_id);

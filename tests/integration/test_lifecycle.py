@@ -746,3 +746,25 @@ def test_expiration_header_follows_rule_changes_at_once(server, bucket_name):
     assert_ok(c.create_bucket(b))
     assert_ok(c.put(b, "p/k", b"v"))
     assert rule_ids() == {None}
+
+
+def test_delete_after_days_on_multipart_upload(lc_server):
+    c = lc_server.client("wos4")
+    b = make_bucket_name("lc-mp-own")
+    assert_ok(c.create_bucket(b))
+    r = assert_ok(c.request("POST", wc.key_path(b, "mp"), "uploads", [("x-wos-delete-after-days", "2")]))
+    up = wc.xtext(r.xml(), "UploadId")
+    part = payload(64 * 1024, seed=4)
+    r = assert_ok(c.request("PUT", wc.key_path(b, "mp"), "partNumber=1&uploadId=" + up, None, part))
+    etag = r.header("ETag")
+    assert_error(c.request("POST", wc.key_path(b, "bad"), "uploads", [("x-wos-delete-after-days", "x")]), 400,
+                 "InvalidArgument")
+    t0 = time.time()
+    body = ("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+            "</CompleteMultipartUpload>" % etag).encode()
+    assert_ok(c.request("POST", wc.key_path(b, "mp"), "uploadId=" + up, None, body))
+    h = assert_ok(c.head(b, "mp"))
+    assert (h.header("x-wos-expiration") or "").startswith('expiry-date="'), h
+    assert not any(k.lower().startswith("x-wosd") for k in h.headers.keys())
+    assert wc.wait_until(lambda: not _exists(c, b, "mp"), timeout=10)
+    assert time.time() - t0 >= 2 * LDAY - 0.3
