@@ -768,3 +768,15 @@ def test_delete_after_days_on_multipart_upload(lc_server):
     assert not any(k.lower().startswith("x-wosd") for k in h.headers.keys())
     assert wc.wait_until(lambda: not _exists(c, b, "mp"), timeout=10)
     assert time.time() - t0 >= 2 * LDAY - 0.3
+
+
+def test_concurrent_restores_start_once(arch_server):
+    import concurrent.futures
+    c = arch_server.client("wos4")
+    b = make_bucket_name("arch-race")
+    assert_ok(c.create_bucket(b))
+    put_archive(c, b, "k", b"racing")
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        statuses = list(ex.map(lambda _: restore(arch_server.client("wos4"), b, "k").status, range(8)))
+    assert statuses.count(202) == 1, statuses
+    assert set(statuses) <= {200, 202, 409}, statuses   # 200: arrived after the restore finished
