@@ -780,3 +780,41 @@ def test_concurrent_restores_start_once(arch_server):
         statuses = list(ex.map(lambda _: restore(arch_server.client("wos4"), b, "k").status, range(8)))
     assert statuses.count(202) == 1, statuses
     assert set(statuses) <= {200, 202, 409}, statuses   # 200: arrived after the restore finished
+
+
+# ------------------------------------------------------------------------------ real clients
+
+
+@pytest.mark.clients
+def test_aws_cli_lifecycle_and_restore(server, aws_cli, bucket, tmp_path):
+    import json
+    cfg = tmp_path / "lc.json"
+    cfg.write_text(json.dumps({"Rules": [
+        {"ID": "cli", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 3},
+         "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]}]}))
+    aws_cli("s3api", "put-bucket-lifecycle-configuration", "--bucket", bucket,
+            "--lifecycle-configuration", "file://%s" % cfg)
+    got = json.loads(aws_cli("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket).out)
+    assert got["Rules"][0]["ID"] == "cli" and got["Rules"][0]["Expiration"] == {"Days": 3}
+    aws_cli("s3api", "delete-bucket-lifecycle", "--bucket", bucket)
+    p = aws_cli("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket, check=False)
+    assert p.returncode != 0 and "NoSuchLifecycleConfiguration" in p.err
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"archived by the cli")
+    aws_cli("s3", "cp", str(src), "s3://%s/cold.bin" % bucket, "--storage-class", "GLACIER")
+    p = aws_cli("s3", "cp", "s3://%s/cold.bin" % bucket, str(tmp_path / "back.bin"), check=False)
+    assert p.returncode != 0 and "InvalidObjectState" in p.err
+    aws_cli("s3api", "restore-object", "--bucket", bucket, "--key", "cold.bin", "--restore-request", '{"Days": 1}')
+    head = json.loads(aws_cli("s3api", "head-object", "--bucket", bucket, "--key", "cold.bin").out)
+    assert head["StorageClass"] == "Archive" and head["Restore"] == 'ongoing-request="true"'
+
+
+@pytest.mark.clients
+def test_s3cmd_lifecycle(server, s3cmd, bucket, tmp_path):
+    cfg = tmp_path / "lc.xml"
+    cfg.write_text(rule_xml("<Expiration><Days>9</Days></Expiration>", rid="s3cmd-rule"))
+    s3cmd()("setlifecycle", str(cfg), "s3://%s" % bucket)
+    out = s3cmd()("getlifecycle", "s3://%s" % bucket).out
+    assert "s3cmd-rule" in out and "<Days>9</Days>" in out
+    s3cmd()("dellifecycle", "s3://%s" % bucket)
+    assert_error(server.client("aws4").get(bucket, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
