@@ -24,10 +24,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "util/hash.h"
 #include "util/log.h"
 
 enum { FAN_OUT = 256, TMP_NAME_HEX = 12 };
+
+/* Archive compression. A blob copied into the Archive tier (a lifecycle transition) is stored
+ * as a zstd frame, file <id>.zst, when that saves at least a tenth; reading it decompresses the
+ * whole blob into an unnamed temporary file, so every reader (sendfile, ranges, the scrub) sees
+ * plain bytes. Only blobs up to ZST_MAX are compressed, which bounds that one-off cost on a
+ * read (Archive objects are read only once restored, and rarely). */
+#define ZST_SUFFIX ".zst"
+enum { ZST_MIN = 4096, ZST_MAX = 64 << 20, ZST_LEVEL = 3, ZST_CHUNK = 128 << 10 };
 
 typedef struct tier {
     int blobs_fd, tmp_fd;              /* T/blobs and T/tmp */
@@ -42,6 +52,7 @@ struct blob_store {
 
 struct blob_writer {
     tier *b;
+    const char *suffix;        /* "" or ZST_SUFFIX: the file name after the id */
     int fd;
     uint64_t size;
     char tmp_name[2 * TMP_NAME_HEX + sizeof ".tmp"];
@@ -57,6 +68,14 @@ static bool valid_id(const char *id)
     return id[META_BLOB_ID_LEN] == 0;
 }
 
+/* A compressed blob's file name: an id followed by ZST_SUFFIX. */
+static bool valid_zst_name(const char *name)
+{
+    for (int i = 0; i < META_BLOB_ID_LEN; i++)
+        if (!is_upper_hex(name[i])) return false;
+    return strcmp(name + META_BLOB_ID_LEN, ZST_SUFFIX) == 0;
+}
+
 static int hex_val(char ch) { return ch <= '9' ? ch - '0' : ch - 'A' + 10; }
 
 /* The fan-out directory an id lives in, as an index 0..255. */
@@ -66,6 +85,14 @@ static int fan_index(const char *id) { return hex_val(id[0]) * 16 + hex_val(id[1
 static void blob_rel_path(const char *id, char out[3 + META_BLOB_ID_LEN + 1])
 {
     snprintf(out, 3 + META_BLOB_ID_LEN + 1, "%.2s/%s", id, id);
+}
+
+enum { REL_Z_LEN = 3 + META_BLOB_ID_LEN + sizeof ZST_SUFFIX };
+
+/* "XX/<id>.zst", relative to blobs/. */
+static void blob_rel_path_z(const char *id, char out[REL_Z_LEN])
+{
+    snprintf(out, REL_Z_LEN, "%.2s/%.32s" ZST_SUFFIX, id, id);
 }
 
 static int fsync_fd(int fd) { return fsync(fd) == 0 ? 0 : -errno; }
@@ -282,6 +309,7 @@ int blob_writer_new_in(blob_store *bs, int t, blob_writer **out)
     blob_writer *w = calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     w->b = b;
+    w->suffix = "";
     for (int tries = 0;; tries++) {
         char hex[2 * TMP_NAME_HEX + 1];
         random_hex_upper(TMP_NAME_HEX, hex);
@@ -326,10 +354,12 @@ static int rename_into_place(blob_writer *w, char id[META_BLOB_ID_LEN + 1], int 
         random_hex_upper(META_BLOB_ID_LEN / 2, id);
         int rc = fan_dir(w->b, id, dir_fd);
         if (rc != 0) return rc;
-        if (renameat2(w->b->tmp_fd, w->tmp_name, *dir_fd, id, RENAME_NOREPLACE) == 0) return 0;
+        char name[META_BLOB_ID_LEN + sizeof ZST_SUFFIX];
+        snprintf(name, sizeof name, "%s%s", id, w->suffix);
+        if (renameat2(w->b->tmp_fd, w->tmp_name, *dir_fd, name, RENAME_NOREPLACE) == 0) return 0;
         if (errno == EINVAL || errno == ENOSYS) {
             /* A file system without RENAME_NOREPLACE: a 128-bit random id is unique enough. */
-            if (renameat(w->b->tmp_fd, w->tmp_name, *dir_fd, id) == 0) return 0;
+            if (renameat(w->b->tmp_fd, w->tmp_name, *dir_fd, name) == 0) return 0;
             return -errno;
         }
         if (errno != EEXIST || tries == 8) return -errno;
@@ -364,6 +394,88 @@ void blob_writer_abort(blob_writer *w)
     free(w);
 }
 
+/* An unnamed temporary file in the tier's tmp/ (gone when closed), or -errno. */
+static int tmp_unnamed(tier *t)
+{
+    int f = openat(t->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (f >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return f >= 0 ? f : -errno;
+    /* No O_TMPFILE here: a named file, unlinked at once. */
+    char name[2 * TMP_NAME_HEX + sizeof ".ztmp"];
+    char hex[2 * TMP_NAME_HEX + 1];
+    random_hex_upper(TMP_NAME_HEX, hex);
+    snprintf(name, sizeof name, "%s.ztmp", hex);
+    f = openat(t->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f < 0) return -errno;
+    unlinkat(t->tmp_fd, name, 0);
+    return f;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return k < 0 ? -errno : -EIO;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Decompresses the zstd blob in zf (closed here) into an unnamed file of tier t: *fd, *size.
+ * A truncated or damaged frame (the frame carries a checksum) is -EIO, never wrong bytes. */
+static int zst_open(tier *t, int zf, int *fd, uint64_t *size)
+{
+    int out = tmp_unnamed(t);
+    if (out < 0) {
+        close(zf);
+        return out;
+    }
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    char *in = malloc(ZST_CHUNK), *buf = malloc(ZST_CHUNK);
+    int rc = ds && in && buf ? 0 : -ENOMEM;
+    size_t last = 1;   /* 0 once a frame has ended */
+    uint64_t total = 0;
+    if (rc == 0) ZSTD_initDStream(ds);
+    while (rc == 0) {
+        ssize_t n = read(zf, in, ZST_CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = -errno;
+            break;
+        }
+        if (n == 0) break;
+        ZSTD_inBuffer ib = {in, (size_t)n, 0};
+        while (rc == 0 && ib.pos < ib.size) {
+            ZSTD_outBuffer ob = {buf, ZST_CHUNK, 0};
+            last = ZSTD_decompressStream(ds, &ob, &ib);
+            if (ZSTD_isError(last)) rc = -EIO;
+            else if (ob.pos) rc = write_all(out, buf, ob.pos), total += ob.pos;
+        }
+    }
+    /* Whatever the frame still holds in the decoder once the input has ended. */
+    while (rc == 0 && last != 0) {
+        ZSTD_inBuffer ib = {in, 0, 0};
+        ZSTD_outBuffer ob = {buf, ZST_CHUNK, 0};
+        last = ZSTD_decompressStream(ds, &ob, &ib);
+        if (ZSTD_isError(last)) rc = -EIO;
+        else if (ob.pos) rc = write_all(out, buf, ob.pos), total += ob.pos;
+        else if (last != 0) rc = -EIO;   /* the frame is cut short */
+    }
+    ZSTD_freeDStream(ds);
+    free(in);
+    free(buf);
+    close(zf);
+    if (rc) {
+        close(out);
+        return rc;
+    }
+    *fd = out;
+    *size = total;
+    return 0;
+}
+
 /* A blob is in exactly one tier; Standard is looked at first (most reads), then the others. */
 int blob_open_read(blob_store *b, const char *id, int *fd, uint64_t *size)
 {
@@ -376,7 +488,14 @@ int blob_open_read(blob_store *b, const char *id, int *fd, uint64_t *size)
         f = openat(b->t[t].blobs_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (f < 0 && errno != ENOENT) return -errno;
     }
-    if (f < 0) return -ENOENT;
+    if (f < 0) {
+        char relz[REL_Z_LEN];
+        blob_rel_path_z(id, relz);
+        tier *at = &b->t[BLOB_TIER_ARCHIVE];
+        int zf = openat(at->blobs_fd, relz, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (zf < 0) return errno == ENOENT ? -ENOENT : -errno;
+        return zst_open(at, zf, fd, size);
+    }
     struct stat st;
     int e = fstat(f, &st) != 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
     if (e != 0) {
@@ -396,6 +515,9 @@ int blob_tier_of(blob_store *b, const char *id)
     struct stat st;
     for (int t = 0; t < BLOB_TIERS; t++)
         if (fstatat(b->t[t].blobs_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0) return t;
+    char relz[REL_Z_LEN];
+    blob_rel_path_z(id, relz);
+    if (fstatat(b->t[BLOB_TIER_ARCHIVE].blobs_fd, relz, &st, AT_SYMLINK_NOFOLLOW) == 0) return BLOB_TIER_ARCHIVE;
     return -ENOENT;
 }
 
@@ -406,7 +528,57 @@ int blob_remove(blob_store *b, const char *id)
     blob_rel_path(id, rel);
     for (int t = 0; t < BLOB_TIERS; t++)
         if (unlinkat(b->t[t].blobs_fd, rel, 0) != 0 && errno != ENOENT) return -errno;
+    char relz[REL_Z_LEN];
+    blob_rel_path_z(id, relz);
+    if (unlinkat(b->t[BLOB_TIER_ARCHIVE].blobs_fd, relz, 0) != 0 && errno != ENOENT) return -errno;
     return 0;
+}
+
+/* Compresses size bytes of fd `in` into w (a writer of the Archive tier). 1 when the result
+ * is worth keeping (a tenth smaller), 0 when not, or -errno. */
+static int zst_compress(int in, uint64_t size, blob_writer *w)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    char *ibuf = malloc(ZST_CHUNK), *obuf = malloc(ZSTD_CStreamOutSize());
+    int rc = cc && ibuf && obuf ? 0 : -ENOMEM;
+    size_t ocap = ZSTD_CStreamOutSize();
+    if (rc == 0) {
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ZST_LEVEL);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);   /* damage is detected on read */
+        ZSTD_CCtx_setPledgedSrcSize(cc, size);
+    }
+    uint64_t done = 0;
+    bool finished = false;
+    while (rc == 0 && !finished) {
+        ssize_t n = 0;
+        if (done < size) {
+            n = pread(in, ibuf, ZST_CHUNK, (off_t)done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                rc = n < 0 ? -errno : -EIO;   /* shorter than it was: never a short copy */
+                break;
+            }
+            done += (uint64_t)n;
+        }
+        ZSTD_EndDirective mode = done < size ? ZSTD_e_continue : ZSTD_e_end;
+        ZSTD_inBuffer ib = {ibuf, (size_t)n, 0};
+        for (;;) {
+            ZSTD_outBuffer ob = {obuf, ocap, 0};
+            size_t left = ZSTD_compressStream2(cc, &ob, &ib, mode);
+            if (ZSTD_isError(left)) {
+                rc = -EIO;
+                break;
+            }
+            if (ob.pos && (rc = blob_write(w, obuf, ob.pos)) != 0) break;
+            if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size) break;
+        }
+        if (mode == ZSTD_e_end) finished = true;
+    }
+    ZSTD_freeCCtx(cc);
+    free(ibuf);
+    free(obuf);
+    if (rc) return rc;
+    return blob_writer_size(w) < size - size / 10 ? 1 : 0;
 }
 
 int blob_copy(blob_store *b, const char *id, int t, char new_id[META_BLOB_ID_LEN + 1])
@@ -417,6 +589,23 @@ int blob_copy(blob_store *b, const char *id, int t, char new_id[META_BLOB_ID_LEN
     int rc = blob_open_read(b, id, &in, &size);
     if (rc) return rc;
     blob_writer *w;
+    if (t == BLOB_TIER_ARCHIVE && size >= ZST_MIN && size <= ZST_MAX) {
+        if ((rc = blob_writer_new_in(b, t, &w))) {
+            close(in);
+            return rc;
+        }
+        rc = zst_compress(in, size, w);
+        if (rc == 1) {
+            close(in);
+            w->suffix = ZST_SUFFIX;
+            return blob_writer_commit(w, new_id);
+        }
+        blob_writer_abort(w);   /* not worth it (or failed): a plain copy */
+        if (rc < 0) {
+            close(in);
+            return rc;
+        }
+    }
     if ((rc = blob_writer_new_in(b, t, &w))) {
         close(in);
         return rc;
@@ -478,9 +667,14 @@ static int scan_fan(tier *b, const char *fan, int64_t before_sec, blob_scan_fn f
     while ((de = readdir(d))) {
         /* Only names that are blob ids and belong in this directory; anything else is not ours
          * to report (and so never removed by the scrub). */
-        if (!valid_id(de->d_name) || de->d_name[0] != fan[0] || de->d_name[1] != fan[1]) continue;
+        bool plain = valid_id(de->d_name), z = !plain && valid_zst_name(de->d_name);
+        if ((!plain && !z) || de->d_name[0] != fan[0] || de->d_name[1] != fan[1]) continue;
         if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;   /* gone */
-        if (S_ISREG(st.st_mode) && (int64_t)st.st_mtime < before_sec) fn(cls, de->d_name);
+        if (!S_ISREG(st.st_mode) || (int64_t)st.st_mtime >= before_sec) continue;
+        char id[META_BLOB_ID_LEN + 1];
+        memcpy(id, de->d_name, META_BLOB_ID_LEN);
+        id[META_BLOB_ID_LEN] = 0;
+        fn(cls, id);   /* a compressed blob is reported by its id */
     }
     closedir(d);
     return 0;

@@ -818,3 +818,56 @@ def test_s3cmd_lifecycle(server, s3cmd, bucket, tmp_path):
     assert "s3cmd-rule" in out and "<Days>9</Days>" in out
     s3cmd()("dellifecycle", "s3://%s" % bucket)
     assert_error(server.client("aws4").get(bucket, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+
+
+def zst_files(tier_dir):
+    out = []
+    for root, _, files in os.walk(os.path.join(tier_dir, "blobs")):
+        out += [os.path.join(root, f) for f in files if f.endswith(".zst")]
+    return sorted(out)
+
+
+def test_archive_transition_compresses(server_factory, bucket_name):
+    from test_crash import run_scrub
+    srv = server_factory("tier-zstd", extra_args=("--lifecycle-day-seconds", "0.5", "--lifecycle-interval", "0.05",
+                                                  "--archive-restore-delay", "0"))
+    data = srv.data_dir
+    ar_dir = os.path.join(data, "tiers", "Archive")
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    text = b"".join(b"line %08d of a very compressible log file\n" % i for i in range(60000))   # ~2.6 MB
+    random_bytes = payload(300 * 1024, seed=41)
+    s3.put_object(Bucket=b, Key="log", Body=text)
+    s3.put_object(Bucket=b, Key="noise", Body=random_bytes)
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": "a", "Filter": {}, "Status": "Enabled", "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]}]})
+    assert wc.wait_until(lambda: all(s3.head_object(Bucket=b, Key=k)["StorageClass"] == "Archive"
+                                     for k in ("log", "noise")), timeout=15)
+    # the text went in compressed, the noise as it was
+    z = zst_files(ar_dir)
+    assert len(z) == 1 and os.path.getsize(z[0]) < len(text) // 4, z
+    assert len(blob_files(ar_dir)) == 1
+    for k in ("log", "noise"):
+        s3.restore_object(Bucket=b, Key=k, RestoreRequest={"Days": 30})
+    assert wc.wait_until(lambda: all('ongoing-request="false"' in s3.head_object(Bucket=b, Key=k).get("Restore", "")
+                                     for k in ("log", "noise")), timeout=10)
+    assert s3.get_object(Bucket=b, Key="log")["Body"].read() == text
+    assert s3.get_object(Bucket=b, Key="log", Range="bytes=1000000-1000099")["Body"].read() == text[1000000:1000100]
+    assert s3.get_object(Bucket=b, Key="noise")["Body"].read() == random_bytes
+    # the offline scrub reads through the compression: clean, and the MD5 matches
+    assert srv.stop() == 0
+    rc, doc, err = run_scrub(data, "--deep")
+    assert rc == 0 and doc["clean"], doc
+    # damage to the compressed file is an error, never wrong bytes
+    with open(z[0], "r+b") as f:
+        f.seek(os.path.getsize(z[0]) // 2)
+        f.write(b"\xff\x00\xff\x00")
+    srv.start(keep_port=True)
+    s3 = srv.boto()
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=b, Key="log")["Body"].read()
+    assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    # and an object deleted takes its compressed blob along
+    s3.delete_object(Bucket=b, Key="log")
+    assert wc.wait_until(lambda: zst_files(ar_dir) == [], timeout=10)
