@@ -7,7 +7,7 @@
 #   make unit       unit tests of the release build only
 #   make bench      wosd against nginx on loopback, figures with ratios (tests/bench/bench.mk)
 CC      ?= cc
-PKGS     = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson
+PKGS     = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson libzstd
 CSTD     = -std=c17 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INC      = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #include "cli/admin.h"
 #include "cli/cli.h"
+#include "s3/lc_worker.h"
 #include "s3/s3.h"
 #include "server/http.h"
 #include "store/blob.h"
@@ -57,6 +59,20 @@ static const char usage_serve[] =
     "                         maximum 5242880, as S3; smaller only for tests and benchmarks)\n"
     "  --idle-timeout SEC     close connections idle this long (default 60); headers must\n"
     "                         complete within twice that, bodies average >= 1 KiB/s\n"
+    "  --tier CLASS=DIR       where the bytes of storage class IA or Archive live (default\n"
+    "                         DIR/tiers/IA, DIR/tiers/Archive; remembered in DIR/tiers.conf)\n"
+    "  --archive-restore-delay SEC\n"
+    "                         how long RestoreObject takes before an Archive object can be\n"
+    "                         read (default 3; decimals allowed)\n"
+    "  --lifecycle-day-seconds N\n"
+    "                         the length of a lifecycle day in seconds (default 86400): lifecycle\n"
+    "                         rules' Days, x-wos-delete-after-days and restore Days count in\n"
+    "                         these, so tests can watch transitions and expiry happen\n"
+    "  --lifecycle-interval SEC\n"
+    "                         how often the lifecycle worker walks each bucket with rules\n"
+    "                         (default: a 24th of a lifecycle day, at most 3600)\n"
+    "  --lifecycle-batch N    objects per step of the lifecycle worker, each page read alone\n"
+    "                         and each action its own transaction (default 100)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
     "  --help                 this text\n"
     "\n"
@@ -190,13 +206,20 @@ static int serve(int argc, char **argv)
     int ndomains = 0;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), max_conn = 10000, idle = 60;
     long long min_part = S3_MIN_PART_SIZE;
+    double restore_delay = 3, day_seconds = 86400, lc_interval = -1;
+    long lc_batch = 100;
+    const char *tier_dirs[BLOB_TIERS] = {0};
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
         {"domain", required_argument, 0, 'D'}, {"region", required_argument, 0, 'r'},
         {"fsync", required_argument, 0, 'f'},  {"threads", required_argument, 0, 't'},
         {"max-connections", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'i'},
         {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-        {"min-part-size", required_argument, 0, 'P'}, {0, 0, 0, 0},
+        {"min-part-size", required_argument, 0, 'P'},
+        {"archive-restore-delay", required_argument, 0, 'R'}, {"lifecycle-day-seconds", required_argument, 0, 'Y'},
+        {"lifecycle-interval", required_argument, 0, 'I'}, {"lifecycle-batch", required_argument, 0, 'B'},
+        {"tier", required_argument, 0, 'T'},
+        {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -216,6 +239,21 @@ static int serve(int argc, char **argv)
         case 'c': max_conn = strtol(optarg, NULL, 10); break;
         case 'i': idle = strtol(optarg, NULL, 10); break;
         case 'P': min_part = strtoll(optarg, NULL, 10); break;
+        case 'R': restore_delay = strtod(optarg, NULL); break;
+        case 'Y': day_seconds = strtod(optarg, NULL); break;
+        case 'I': lc_interval = strtod(optarg, NULL); break;
+        case 'B': lc_batch = strtol(optarg, NULL, 10); break;
+        case 'T': {
+            const char *eq = strchr(optarg, '=');
+            int t = !eq ? -1 : (eq - optarg == 2 && !strncasecmp(optarg, "IA", 2)) ? BLOB_TIER_IA
+                             : (eq - optarg == 7 && !strncasecmp(optarg, "Archive", 7)) ? BLOB_TIER_ARCHIVE : -1;
+            if (t < 0 || eq[1] != '/') {
+                fprintf(stderr, "wosd: --tier takes IA=/absolute/dir or Archive=/absolute/dir\n");
+                return 2;
+            }
+            tier_dirs[t] = eq + 1;
+            break;
+        }
         case 'L':
             if (!strcmp(optarg, "debug")) log_set_level(LOG_DEBUG);
             else if (!strcmp(optarg, "info")) log_set_level(LOG_INFO);
@@ -244,6 +282,16 @@ static int serve(int argc, char **argv)
         return 2;
     }
 
+    if (!(restore_delay >= 0 && restore_delay <= 365 * 86400.0) || !(day_seconds >= 0.001 && day_seconds <= 86400.0)) {
+        fprintf(stderr, "wosd: --archive-restore-delay takes 0..31536000 seconds, --lifecycle-day-seconds 0.001..86400\n");
+        return 2;
+    }
+    if (lc_interval < 0) lc_interval = day_seconds / 24 < 3600 ? day_seconds / 24 : 3600;
+    if (!(lc_interval <= 86400) || lc_batch < 1 || lc_batch > 10000) {
+        fprintf(stderr, "wosd: --lifecycle-interval takes 0..86400 seconds, --lifecycle-batch 1..10000\n");
+        return 2;
+    }
+
     if (mkdir(data, 0700) != 0 && errno != EEXIST) {
         log_error("cannot create data directory %s: %s", data, strerror(errno));
         return 1;
@@ -268,7 +316,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
     blob_store *blobs;
-    int rc = blob_open(data, durable, &blobs);
+    int rc = blob_open_tiers(data, tier_dirs, durable, &blobs);
     if (rc) {
         log_error("cannot open the blob store in %s: %s", data, strerror(-rc));
         meta_close(meta);
@@ -294,6 +342,9 @@ static int serve(int argc, char **argv)
     cfg.min_part_size = min_part;
     cfg.store_intact = store_intact;
     cfg.store_intact_cls = dir;
+    cfg.restore_delay_ms = (int64_t)(restore_delay * 1000);
+    cfg.day_ms = (int64_t)(day_seconds * 1000);
+    if (cfg.day_ms < 1) cfg.day_ms = 1;
 
     /* Signals are taken by sigwait below, never by a worker thread. */
     sigset_t set;
@@ -342,6 +393,10 @@ static int serve(int argc, char **argv)
     chores ch = {meta, blobs, dir, (int64_t)time(NULL)};
     pthread_t chores_thread;
     pthread_create(&chores_thread, NULL, chores_main, &ch);
+    lc_worker_config lcc = {.meta = meta, .blobs = blobs, .day_ms = cfg.day_ms,
+                            .interval_ms = (int64_t)(lc_interval * 1000), .batch = (int)lc_batch};
+    lc_worker *lcw = lc_worker_start(&lcc);
+    if (!lcw) log_warn("the lifecycle worker did not start: lifecycle rules will not be applied");
 
     const char *colon = strrchr(listen, ':');
     printf("wosd %s serving http://%.*s:%u (region %s, data %s, fsync %s)\n", WOSD_VERSION,
@@ -356,6 +411,7 @@ static int serve(int argc, char **argv)
     log_info("signal %d: stopping (requests in flight finish first)", sig);
     atomic_store(&stopping, true);
     http_stop(srv);
+    lc_worker_stop(lcw);
     pthread_join(chores_thread, NULL);
     datadir_watch_close(dir);
     blob_close(blobs);

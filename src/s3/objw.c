@@ -30,6 +30,9 @@ struct objw {
     const char *cks_expected;   /* header value, or NULL (then maybe a trailer) */
     const char *cks_trailer;    /* trailer name announced in x-amz-trailer */
     char cks_value[64];
+    int tier;                   /* the blob tier of the object's storage class (blob.h) */
+    bool has_expiry;
+    int64_t expiry_days;        /* x-wos-delete-after-days: the object expires this long after its write */
 };
 
 static s3_err io_error(objw *w, int err)
@@ -73,8 +76,14 @@ static s3_err want_checksums(objw *w)
 
 s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out)
 {
+    return objw_new_for(q, expected, inline_ok, "Standard", out);
+}
+
+s3_err objw_new_for(s3_req *q, int64_t expected, bool inline_ok, const char *storage_class, objw **out)
+{
     objw *w = arena_alloc(q->a, sizeof *w);
     w->q = q;
+    w->tier = s3_class_tier(storage_class);
     w->expected = expected;
     w->inline_ok = inline_ok;
     const char *cm = http_header(q->http, "Content-MD5");
@@ -89,7 +98,7 @@ s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out)
     }
     w->md5 = hash_new(HASH_MD5);
     if (!inline_ok || expected > INLINE_MAX) {
-        int rc = blob_writer_new(q->cfg->blobs, &w->bw);
+        int rc = blob_writer_new_in(q->cfg->blobs, w->tier, &w->bw);
         if (rc) {
             objw_abort(w);
             return io_error(w, rc);
@@ -108,7 +117,7 @@ s3_err objw_write(objw *w, const char *data, size_t n)
     w->size += (int64_t)n;
     if (!w->bw && w->mem.len + n > INLINE_MAX) {
         /* Outgrew the inline limit (length was not announced): move to a blob. */
-        int rc = blob_writer_new(w->q->cfg->blobs, &w->bw);
+        int rc = blob_writer_new_in(w->q->cfg->blobs, w->tier, &w->bw);
         if (!rc && w->mem.len) rc = blob_write(w->bw, w->mem.data, w->mem.len);
         buf_free(&w->mem);
         if (rc) return io_error(w, rc);
@@ -183,6 +192,12 @@ void objw_abort(objw *w)
     buf_free(&w->mem);
 }
 
+void objw_set_expiry(objw *w, int64_t days)
+{
+    w->has_expiry = days >= 0;
+    w->expiry_days = days;
+}
+
 void objw_keep(objw *w)
 {
     if (w) w->committed = false;
@@ -196,6 +211,7 @@ s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, cons
     meta_object o = {.key = key, .size = res->size, .mtime_ms = time_now_ms(), .headers = headers};
     snprintf(o.etag, sizeof o.etag, "%s", etag ? etag : res->etag);
     snprintf(o.storage_class, sizeof o.storage_class, "%s", storage_class);
+    if (w->has_expiry) o.expire_ms = o.mtime_ms + w->expiry_days * q->cfg->day_ms;
     if (res->inline_data) {
         o.inline_data = res->inline_data;
     } else {

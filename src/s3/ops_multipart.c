@@ -17,6 +17,8 @@
 #include "util/timefmt.h"
 
 #define UPLOAD_ID_HEADER "x-wosd-upload-id"
+/* x-wos-delete-after-days given at Initiate, kept with the upload until Complete (never emitted). */
+#define EXPIRY_DAYS_HEADER "x-wosd-delete-after-days"
 
 static s3_err need_bucket(s3_req *q, meta_bucket *b)
 {
@@ -74,6 +76,10 @@ static s3_err initiate_end(s3_req *q)
     const char *acl;
     if ((e = s3_acl_from_request(q, &acl))) return e;
     u.headers = s3_headers_set_acl(q, u.headers, acl);
+    int64_t expiry_days;
+    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
+    if (expiry_days >= 0)
+        u.headers = arena_printf(q->a, "%s%s:%lld\n", u.headers, EXPIRY_DAYS_HEADER, (long long)expiry_days);
     /* 128 random bits: unique across restarts and gateways without coordination. */
     random_hex_upper(16, u.upload_id);
     meta_status st = meta_upload_create(q->cfg->meta, q->bucket, &u);
@@ -122,7 +128,7 @@ static s3_err part_begin(s3_req *q)
     if ((e = need_upload(q, &s->u))) return e;
     if (q->payload_len < 0 && !http_is_chunked(q->http)) return S3E_MissingContentLength;
     if (q->payload_len >= S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
-    return objw_new(q, q->payload_len, false, &s->w);
+    return objw_new_for(q, q->payload_len, false, s->u.storage_class, &s->w);
 }
 
 static s3_err part_body(s3_req *q, const char *data, size_t n)
@@ -188,6 +194,8 @@ static s3_err part_copy_end(s3_req *q)
     meta_object src;
     meta_status st = meta_object_get(q->cfg->meta, sbucket, skey, q->a, &src);
     if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
+    if (!s3_object_readable(q, &src))
+        return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if (s3_conditions(s3_xhdr(q, "copy-source-if-match"), s3_xhdr(q, "copy-source-if-none-match"),
                       s3_xhdr(q, "copy-source-if-modified-since"), s3_xhdr(q, "copy-source-if-unmodified-since"),
                       src.etag, src.mtime_ms))
@@ -206,7 +214,7 @@ static s3_err part_copy_end(s3_req *q)
         len = b - a + 1;
     }
     if (len >= S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
-    if ((e = objw_new(q, len, false, &s->w))) return e;
+    if ((e = objw_new_for(q, len, false, s->u.storage_class, &s->w))) return e;
     if ((e = s3_object_copy_into(q, &src, off, len, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;
@@ -422,6 +430,8 @@ static s3_err complete_end(s3_req *q)
         };
         snprintf(o.etag, sizeof o.etag, "%s-%d", hex, n);
         snprintf(o.storage_class, sizeof o.storage_class, "%s", u.storage_class);
+        const char *days = s3_headers_find(q, u.headers, EXPIRY_DAYS_HEADER);
+        if (days) o.expire_ms = o.mtime_ms + strtoll(days, NULL, 10) * q->cfg->day_ms;
         st = meta_upload_complete(q->cfg->meta, q->bucket, upload_id, &o);
         if (st == META_CONFLICT) continue;
         if (st == META_NOT_FOUND) e = complete_again(q, upload_id);

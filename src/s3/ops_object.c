@@ -16,6 +16,13 @@
 #include "util/str.h"
 #include "util/timefmt.h"
 
+int s3_class_tier(const char *storage_class)
+{
+    if (storage_class && !strcmp(storage_class, "IA")) return BLOB_TIER_IA;
+    if (storage_class && !strcmp(storage_class, "Archive")) return BLOB_TIER_ARCHIVE;
+    return BLOB_TIER_STANDARD;
+}
+
 const char *s3_storage_class_parse(const char *v)
 {
     if (!strcasecmp(v, "Standard")) return "Standard";
@@ -60,6 +67,7 @@ typedef struct put_state {
     objw *w;
     const char *headers;
     const char *storage_class;
+    int64_t expiry_days;
 } put_state;
 
 /* If-None-Match: * and If-Match on a write. */
@@ -98,7 +106,10 @@ static s3_err put_begin(s3_req *q)
     if ((e = s3_headers_collect(q, &s->headers))) return e;
     if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
     if ((e = write_conditions(q))) return e;
-    return objw_new(q, q->payload_len, true, &s->w);
+    if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
+    if ((e = objw_new_for(q, q->payload_len, true, s->storage_class, &s->w))) return e;
+    objw_set_expiry(s->w, s->expiry_days);
+    return S3E_OK;
 }
 
 static s3_err put_body(s3_req *q, const char *data, size_t n)
@@ -118,8 +129,13 @@ static s3_err put_end(s3_req *q)
 
     const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
     const char *headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers;
-    if ((e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, NULL))) return e;
+    int64_t mtime;
+    if ((e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime))) return e;
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
+    /* As S3 does: the write is told when it will expire. */
+    meta_object written = {.key = q->key, .mtime_ms = mtime,
+                           .expire_ms = s->expiry_days >= 0 ? mtime + s->expiry_days * q->cfg->day_ms : 0};
+    s3_expiration_header(q, &written);
     if (ck) http_resp_header(q->http, ck_header, ck);
     s3_respond_empty(q, 200);
     return S3E_OK;
@@ -142,6 +158,9 @@ static s3_err read_object(s3_req *q, bool head)
     if (e) return e;
     meta_object o;
     if ((e = get_object(q, q->bucket, q->key, &o))) return e;
+    /* HEAD shows an Archive object (class, restore state); only a restored one can be read. */
+    if (!head && !s3_object_readable(q, &o))
+        return s3_fail(q, S3E_InvalidObjectState, "The operation is not valid for the object's storage class");
 
     char lm[30];
     time_fmt_http(o.mtime_ms / 1000, lm);
@@ -195,6 +214,8 @@ static s3_err read_object(s3_req *q, bool head)
     http_resp_header(q->http, "Last-Modified", lm);
     http_resp_header(q->http, "Accept-Ranges", "bytes");
     s3_resp_xhdr(q, "storage-class", o.storage_class);
+    s3_restore_headers(q, &o);
+    s3_expiration_header(q, &o);
     /* response-* overrides replace the stored values in this answer only. */
     static const char *overrides[][2] = {
         {"response-content-type", "Content-Type"},
@@ -269,6 +290,8 @@ static s3_err copy_end(s3_req *q)
         return S3E_NoSuchBucket;
     meta_object src;
     if ((e = get_object(q, sbucket, skey, &src))) return e;
+    if (!s3_object_readable(q, &src))
+        return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if ((e = copy_source_conditions(q, &src))) return e;
     if ((e = write_conditions(q))) return e;
 
@@ -293,9 +316,14 @@ static s3_err copy_end(s3_req *q)
     if ((e = headers_with_request_acl(q, headers, &headers))) return e;
 
     /* The bytes are copied: blobs belong to exactly one object (see meta.h on garbage). */
+    int64_t expiry_days;
+    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
     copy_state *s = arena_alloc(q->a, sizeof *s);
     q->op_state = s;
-    if ((e = objw_new(q, src.size, true, &s->w))) return e;
+    /* Also how a class changes (a copy onto itself): the new bytes go to the new class's tier,
+     * the old blob to the gc queue in the same commit. */
+    if ((e = objw_new_for(q, src.size, true, storage_class, &s->w))) return e;
+    objw_set_expiry(s->w, expiry_days);
     if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;

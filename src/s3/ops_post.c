@@ -267,7 +267,7 @@ static s3_err start_file(s3_req *q, post_state *s)
     }
     if ((e = s3_headers_collect_pairs(q, n, names, values, &s->headers))) return e;
     s->headers = s3_headers_set_acl(q, s->headers, acl);
-    return objw_new(q, -1, true, &s->w);
+    return objw_new_for(q, -1, true, s->storage_class, &s->w);
 }
 
 /* --- form callbacks -------------------------------------------------------------------------- */

@@ -31,6 +31,10 @@ typedef struct s3_config {
      * asked before a write is read and again before it is acknowledged. NULL: always. */
     bool (*store_intact)(void *cls);
     void *store_intact_cls;
+    /* Lifecycle: how long an Archive restore takes, and the length of a lifecycle day (ms; a
+     * real day unless --lifecycle-day-seconds shortens it for tests). */
+    int64_t restore_delay_ms;
+    int64_t day_ms;
 } s3_config;
 
 /* Keeps cfg (which must outlive the server) and returns the handler for http_start. */

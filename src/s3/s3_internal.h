@@ -133,7 +133,24 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_list_object_versions, op_delete_objects, op_put_object, op_copy_object, op_get_object,
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
     op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented,
-    op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin;
+    op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin,
+    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle, op_restore_object;
+
+/* --- Archive objects (ops_restore.c) ------------------------------------------------------ */
+/* Whether the object's bytes may be read now: any class but Archive, or an Archive object
+ * whose restored copy is available. */
+bool s3_object_readable(const s3_req *q, const meta_object *o);
+/* Adds x-wos-restore / x-amz-restore for an Archive object with a restore in progress or
+ * available (WOS-API.md §6: the WOS dialect gets both spellings, the AWS one x-amz-restore). */
+void s3_restore_headers(s3_req *q, const meta_object *o);
+
+/* --- per-object lifecycle (objlc.c) -------------------------------------------------------- */
+/* x-wos-delete-after-days (or x-wos-expires, the WOS SDK's name for it) of a write: *days, or -1
+ * when absent; S3E_InvalidArgument when it is not a non-negative integer. */
+s3_err s3_expiry_from_request(s3_req *q, int64_t *days);
+/* Adds x-wos-expiration / x-amz-expiration (expiry-date="…"[, rule-id="…"]) when the object
+ * expires on its own or by one of its bucket's lifecycle rules. */
+void s3_expiration_header(s3_req *q, const meta_object *o);
 
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------
@@ -158,6 +175,10 @@ typedef struct objw objw;
  * memory to be stored in the metadata row. */
 /* Also parses Content-MD5 (S3E_InvalidDigest when malformed) and the checksum headers. */
 s3_err objw_new(s3_req *q, int64_t expected, bool inline_ok, objw **out);
+/* The same for an object of the given storage class: its blob goes to that class's tier. */
+s3_err objw_new_for(s3_req *q, int64_t expected, bool inline_ok, const char *storage_class, objw **out);
+/* The blob tier (blob.h) holding a storage class's bytes: Standard, IA, Archive. */
+int s3_class_tier(const char *storage_class);
 s3_err objw_write(objw *w, const char *data, size_t n);
 /* Finishes: etag (md5 hex), size, and either inline data or a committed blob id. */
 typedef struct objw_result {
@@ -173,6 +194,9 @@ const char *objw_checksum(objw *w, const char **header);
 /* Drops whatever was written (blob temp file, or the committed blob when finish succeeded but
  * the metadata commit did not). Safe to call more than once and on NULL. */
 void objw_abort(objw *w);
+/* The object committed expires `days` lifecycle days after its write (0: at once); days < 0:
+ * never (the default). */
+void objw_set_expiry(objw *w, int64_t days);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
 /* Makes the finished body the object `key` of the request's bucket in one metadata commit,

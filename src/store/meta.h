@@ -89,6 +89,12 @@ typedef struct meta_object {
     int nextents;
     const meta_extent *extents;
     int parts_count;          /* 0 for a plain object, N for multipart */
+    /* Lifecycle state. expire_ms: when this object expires on its own (x-wos-delete-after-days),
+     * 0 for never; written by meta_object_put. restore_*: an Archive object's restored copy is
+     * readable from restore_ready_ms until restore_expiry_ms (0: never restored); read only,
+     * set by meta_object_set_restore, cleared by any rewrite of the object. */
+    int64_t expire_ms;
+    int64_t restore_ready_ms, restore_expiry_ms;
 } meta_object;
 
 /* Creates or replaces the object; the replaced object's extents are queued for removal. */
@@ -300,6 +306,63 @@ uint64_t meta_iam_generation(meta_store *m);
  * read) and moves the generation on if there are any. For servers that share their metadata,
  * to call now and then; never needed for this process's own changes. */
 meta_status meta_iam_refresh(meta_store *m);
+
+/* --- lifecycle ---------------------------------------------------------------------------
+ *
+ * A bucket's lifecycle rules are a document the store keeps without reading it (the protocol
+ * layer parses it), beside the background worker's place in the bucket: the key its current
+ * pass has reached (cursor, "" at the start) and when that pass began. Deleting the bucket
+ * deletes its rules in the same transaction. */
+
+/* Creates or replaces the rules; a replacement restarts the worker's pass. META_NOT_FOUND when
+ * there is no such bucket. */
+meta_status meta_lifecycle_put(meta_store *m, const char *bucket, const char *document);
+/* *document (arena). META_NOT_FOUND when the bucket has no rules (or does not exist). */
+meta_status meta_lifecycle_get(meta_store *m, const char *bucket, arena *a, const char **document);
+/* META_NOT_FOUND when there were no rules. */
+meta_status meta_lifecycle_delete(meta_store *m, const char *bucket);
+/* A number that moves after every meta_lifecycle_put / meta_lifecycle_delete through this
+ * handle (lock-free). Rules also go when their bucket is deleted, which moves
+ * meta_iam_generation(): a cache of rules is valid while neither number has moved. */
+uint64_t meta_lifecycle_generation(meta_store *m);
+
+typedef struct meta_lifecycle {
+    const char *bucket, *document;
+    const char *cursor;       /* the last key the current pass handled; "" at its start */
+    int64_t pass_started_ms;  /* 0 before the first pass */
+} meta_lifecycle;
+typedef void (*meta_lifecycle_fn)(void *cls, const meta_lifecycle *lc);
+/* Up to max buckets with rules, in name order after `after` ("" for the first); fn runs after
+ * the read has finished (arena memory), so it may call the store. */
+meta_status meta_lifecycle_list(meta_store *m, const char *after, int max, arena *a,
+                                meta_lifecycle_fn fn, void *cls);
+/* Records the worker's place. META_NOT_FOUND when the bucket has no rules any more. */
+meta_status meta_lifecycle_set_cursor(meta_store *m, const char *bucket, const char *cursor,
+                                      int64_t pass_started_ms);
+
+/* The conditional changes below act only on the version of the object the caller read (same
+ * etag and mtime_ms), so a lifecycle action never hits an object written since; META_NOT_FOUND
+ * when that version is gone (deleted, replaced) or, for restore, the condition failed. */
+
+/* Deletes the object, queueing its blobs. */
+meta_status meta_object_delete_if(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                  int64_t mtime_ms);
+/* Sets an Archive object's restore window, provided its restore_ready_ms is still old_ready_ms
+ * (two restores racing: one wins). */
+meta_status meta_object_set_restore(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                    int64_t mtime_ms, int64_t old_ready_ms, int64_t ready_ms,
+                                    int64_t expiry_ms);
+/* Changes the object's storage class and forgets any restore. With extents (n == the object's
+ * extent count), the bytes moved: the new extents replace the old, whose blobs are queued; the
+ * caller removes its new blobs on META_NOT_FOUND. Without (ext NULL), the bytes stay. */
+meta_status meta_object_set_class(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                  int64_t mtime_ms, const char *storage_class, const meta_extent *ext,
+                                  int n);
+/* Up to max objects whose own expiry (expire_ms) is at or before now_ms, earliest first, any
+ * bucket (an index range read: objects without an expiry are never visited). fn gets bucket,
+ * and o with key, etag, mtime_ms, expire_ms; it runs after the read. */
+typedef void (*meta_due_fn)(void *cls, const char *bucket, const meta_object *o);
+meta_status meta_object_due(meta_store *m, int64_t now_ms, int max, arena *a, meta_due_fn fn, void *cls);
 
 /* --- garbage ----------------------------------------------------------------------------- */
 /* Hands out up to max queued blob ids and forgets them; returns how many (0 when none). The

@@ -106,8 +106,24 @@ static const char SCHEMA_V2[] =
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO counters(name, value) VALUES('iam', 0);";
 
+/* Version 3: lifecycle. A bucket's rules (the canonical document) and the background worker's
+ * place in the bucket (so a restart resumes the pass); per-object expiry (x-wos-delete-after-
+ * days) with a partial index, so finding what is due never scans objects that have none; an
+ * Archive object's restore (readable from ready until expiry). The trigger removes the rules
+ * with their bucket in the same transaction. */
+static const char SCHEMA_V3[] =
+    "CREATE TABLE bucket_lifecycle("
+    "  bucket TEXT PRIMARY KEY, document TEXT NOT NULL, cursor BLOB NOT NULL DEFAULT x'',"
+    "  pass_started_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TRIGGER bucket_lifecycle_gone AFTER DELETE ON buckets BEGIN"
+    "  DELETE FROM bucket_lifecycle WHERE bucket=old.name; END;"
+    "ALTER TABLE objects ADD COLUMN expire_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE objects ADD COLUMN restore_ready_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE objects ADD COLUMN restore_expiry_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX objects_by_expiry ON objects(expire_ms) WHERE expire_ms>0;";
+
 /* MIGRATIONS[v] takes a database from version v to v + 1. */
-static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2};
+static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3};
 enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
 
 #define BUCKET_COLS "SELECT name,owner,region,storage_class,created_ms,acl FROM buckets "
@@ -140,10 +156,10 @@ enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
     X(OBJ_EXTENTS, "SELECT extents FROM objects WHERE bucket=?1 AND key=?2")                   \
     X(OBJ_PUT,                                                                                 \
       "INSERT OR REPLACE INTO objects(bucket,key,size,etag,mtime_ms,storage_class,parts_count," \
-      "headers,inline_data,extents) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)")                   \
+      "headers,inline_data,extents,expire_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")      \
     X(OBJ_GET,                                                                                 \
-      "SELECT size,etag,mtime_ms,storage_class,parts_count,headers,inline_data,extents "       \
-      "FROM objects WHERE bucket=?1 AND key=?2")                                               \
+      "SELECT size,etag,mtime_ms,storage_class,parts_count,headers,inline_data,extents,"       \
+      "expire_ms,restore_ready_ms,restore_expiry_ms FROM objects WHERE bucket=?1 AND key=?2")  \
     X(OBJ_DELETE, "DELETE FROM objects WHERE bucket=?1 AND key=?2")                            \
     X(OBJ_SET_HEADERS,                                                                         \
       "UPDATE objects SET headers=?5 WHERE bucket=?1 AND key=?2 AND etag=?3 AND mtime_ms=?4")   \
@@ -214,7 +230,30 @@ enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
     X(BPOLICY_GET, "SELECT document FROM bucket_policies WHERE bucket=?1")                     \
     X(BPOLICY_DELETE, "DELETE FROM bucket_policies WHERE bucket=?1")                           \
     X(IAM_BUMP, "UPDATE counters SET value=value+1 WHERE name='iam' RETURNING value")          \
-    X(IAM_READ, "SELECT value FROM counters WHERE name='iam'")
+    X(IAM_READ, "SELECT value FROM counters WHERE name='iam'")                                 \
+    X(LC_PUT,                                                                                  \
+      "INSERT INTO bucket_lifecycle(bucket,document) VALUES(?1,?2) ON CONFLICT(bucket) DO "    \
+      "UPDATE SET document=excluded.document, cursor=x'', pass_started_ms=0")                  \
+    X(LC_GET, "SELECT document FROM bucket_lifecycle WHERE bucket=?1")                         \
+    X(LC_DELETE, "DELETE FROM bucket_lifecycle WHERE bucket=?1")                               \
+    X(LC_LIST,                                                                                 \
+      "SELECT bucket,document,cursor,pass_started_ms FROM bucket_lifecycle WHERE bucket>?1 "   \
+      "ORDER BY bucket LIMIT ?2")                                                              \
+    X(LC_SET_CURSOR,                                                                           \
+      "UPDATE bucket_lifecycle SET cursor=?2, pass_started_ms=?3 WHERE bucket=?1")             \
+    X(OBJ_VERSION, "SELECT etag,mtime_ms FROM objects WHERE bucket=?1 AND key=?2")             \
+    X(OBJ_SET_RESTORE,                                                                         \
+      "UPDATE objects SET restore_ready_ms=?6, restore_expiry_ms=?7 WHERE bucket=?1 AND key=?2 " \
+      "AND etag=?3 AND mtime_ms=?4 AND restore_ready_ms=?5 AND storage_class='Archive'")       \
+    X(OBJ_SET_CLASS,                                                                           \
+      "UPDATE objects SET storage_class=?5, restore_ready_ms=0, restore_expiry_ms=0 "          \
+      "WHERE bucket=?1 AND key=?2 AND etag=?3 AND mtime_ms=?4")                                \
+    X(OBJ_SET_CLASS_EXT,                                                                       \
+      "UPDATE objects SET storage_class=?5, extents=?6, restore_ready_ms=0, "                  \
+      "restore_expiry_ms=0 WHERE bucket=?1 AND key=?2 AND etag=?3 AND mtime_ms=?4")            \
+    X(OBJ_DUE,                                                                                 \
+      "SELECT bucket,key,etag,mtime_ms,expire_ms FROM objects WHERE expire_ms>0 "              \
+      "AND expire_ms<=?1 ORDER BY expire_ms LIMIT ?2")
 
 enum {
 #define X(name, sql) ST_##name,
@@ -270,6 +309,9 @@ struct meta_store {
     _Atomic uint64_t gen;
     pthread_mutex_t gen_mu;     /* guards gen_db and orders the bumps that go with it */
     uint64_t gen_db;
+    /* Lifecycle generation: moves after every change of a bucket's rules made through this
+     * handle, so readers may cache parsed rules (meta_lifecycle_generation). */
+    _Atomic uint64_t lc_gen;
 };
 
 static _Thread_local uint64_t scan_rows;
@@ -783,6 +825,7 @@ static meta_status object_write(conn *c, const char *bucket, const meta_object *
     bind_text(st, 6, o->storage_class);
     sqlite3_bind_int(st, 7, o->parts_count);
     bind_text(st, 8, o->headers);
+    sqlite3_bind_int64(st, 11, o->expire_ms);
     if (o->nextents > 0) {
         sqlite3_bind_null(st, 9);
         sqlite3_bind_blob(st, 10, ext, o->nextents * EXT_REC, SQLITE_STATIC);
@@ -1140,6 +1183,9 @@ meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, 
         copy_col(st, 3, o->storage_class, sizeof o->storage_class);
         o->parts_count = sqlite3_column_int(st, 4);
         o->headers = arena_col(a, st, 5);
+        o->expire_ms = sqlite3_column_int64(st, 8);
+        o->restore_ready_ms = sqlite3_column_int64(st, 9);
+        o->restore_expiry_ms = sqlite3_column_int64(st, 10);
         if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
             o->inline_data = arena_memdup(a, sqlite3_column_blob(st, 6),
                                           (size_t)sqlite3_column_bytes(st, 6));
@@ -2177,6 +2223,224 @@ meta_status meta_bucket_set_acl(meta_store *m, const char *bucket, const char *a
         s = run_one(c, st, "set bucket acl");
     }
     return iam_commit(c, s);
+}
+
+/* --- lifecycle -------------------------------------------------------------------------- */
+
+meta_status meta_lifecycle_put(meta_store *m, const char *bucket, const char *document)
+{
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
+    s = bucket_exists(c, bucket);
+    if (s == META_OK) s = run_text(c, ST_LC_PUT, bucket, document ? document : "");
+    s = w_end(c, s);
+    atomic_fetch_add(&m->lc_gen, 1);
+    return s;
+}
+
+uint64_t meta_lifecycle_generation(meta_store *m) { return atomic_load(&m->lc_gen); }
+
+meta_status meta_lifecycle_get(meta_store *m, const char *bucket, arena *a, const char **document)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_LC_GET);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, bucket);
+    int rc = sqlite3_step(st);
+    meta_status s = META_OK;
+    if (rc == SQLITE_ROW) *document = arena_col(a, st, 0);
+    else s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read lifecycle");
+    release(c);
+    return s;
+}
+
+meta_status meta_lifecycle_delete(meta_store *m, const char *bucket)
+{
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_LC_DELETE);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, bucket);
+        s = run_one(c, st, "delete lifecycle");
+    }
+    s = w_end(c, s);
+    atomic_fetch_add(&m->lc_gen, 1);
+    return s;
+}
+
+meta_status meta_lifecycle_list(meta_store *m, const char *after, int max, arena *a, meta_lifecycle_fn fn,
+                                void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c) return META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_LC_LIST);
+    if (!st) return META_ERROR;
+    bind_text(st, 1, after);
+    sqlite3_bind_int(st, 2, max);
+    meta_lifecycle *all = arena_alloc(a, (size_t)(max > 0 ? max : 1) * sizeof *all);
+    int n = 0, rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        meta_lifecycle *l = &all[n++];
+        l->bucket = arena_col(a, st, 0);
+        l->document = arena_col(a, st, 1);
+        l->cursor = arena_col(a, st, 2);
+        l->pass_started_ms = sqlite3_column_int64(st, 3);
+    }
+    meta_status s = META_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(c, "list lifecycle");
+    release(c);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, &all[i]);
+    return s;
+}
+
+meta_status meta_lifecycle_set_cursor(meta_store *m, const char *bucket, const char *cursor,
+                                      int64_t pass_started_ms)
+{
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_LC_SET_CURSOR);
+    if (!st) s = META_ERROR;
+    else {
+        bind_text(st, 1, bucket);
+        bind_key(st, 2, cursor);
+        sqlite3_bind_int64(st, 3, pass_started_ms);
+        s = run_one(c, st, "set lifecycle cursor");
+    }
+    return w_end(c, s);
+}
+
+/* META_OK when (bucket, key) is still the version (etag, mtime_ms), else META_NOT_FOUND. */
+static meta_status object_is_version(conn *c, const char *bucket, const char *key, const char *etag,
+                                     int64_t mtime_ms)
+{
+    sqlite3_stmt *st = stmt(c, ST_OBJ_VERSION);
+    if (!st) return META_ERROR;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, key);
+    int rc = sqlite3_step(st);
+    meta_status s;
+    if (rc == SQLITE_ROW) {
+        const char *e = (const char *)sqlite3_column_text(st, 0);
+        s = e && !strcmp(e, etag) && sqlite3_column_int64(st, 1) == mtime_ms ? META_OK : META_NOT_FOUND;
+    } else {
+        s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read object version");
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+meta_status meta_object_delete_if(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                  int64_t mtime_ms)
+{
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    bool found;
+    s = object_is_version(c, bucket, key, etag, mtime_ms);
+    if (s == META_OK) s = object_release_blobs(c, bucket, key, NULL, 0, &found);
+    if (s == META_OK) {
+        sqlite3_stmt *st = stmt(c, ST_OBJ_DELETE);
+        if (!st) s = META_ERROR;
+        else {
+            sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+            bind_key(st, 2, key);
+            s = run(c, st, "delete object");
+        }
+    }
+    return w_end(c, s);
+}
+
+meta_status meta_object_set_restore(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                    int64_t mtime_ms, int64_t old_ready_ms, int64_t ready_ms, int64_t expiry_ms)
+{
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    sqlite3_stmt *st = stmt(c, ST_OBJ_SET_RESTORE);
+    if (!st) s = META_ERROR;
+    else {
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        bind_key(st, 2, key);
+        bind_text(st, 3, etag);
+        sqlite3_bind_int64(st, 4, mtime_ms);
+        sqlite3_bind_int64(st, 5, old_ready_ms);
+        sqlite3_bind_int64(st, 6, ready_ms);
+        sqlite3_bind_int64(st, 7, expiry_ms);
+        s = run_one(c, st, "set object restore");
+    }
+    return w_end(c, s);
+}
+
+meta_status meta_object_set_class(meta_store *m, const char *bucket, const char *key, const char *etag,
+                                  int64_t mtime_ms, const char *storage_class, const meta_extent *ext, int n)
+{
+    if (ext && n <= 0) return META_ERROR;
+    conn *c;
+    meta_status s = w_begin(m, &c);
+    if (s != META_OK) return s;
+    unsigned char *raw = NULL;
+    s = object_is_version(c, bucket, key, etag, mtime_ms);
+    if (s == META_OK && ext) {
+        bool fail, found;
+        blob_id_t *keep = ids_sorted(ext, n, &fail);
+        s = fail ? META_ERROR : object_release_blobs(c, bucket, key, keep, n, &found);
+        free(keep);
+        if (s == META_OK && !(raw = malloc((size_t)n * EXT_REC))) s = META_ERROR;
+        if (s == META_OK) extents_encode(ext, n, raw);
+    }
+    sqlite3_stmt *st = NULL;
+    if (s == META_OK && !(st = stmt(c, ext ? ST_OBJ_SET_CLASS_EXT : ST_OBJ_SET_CLASS))) s = META_ERROR;
+    if (s == META_OK) {
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        bind_key(st, 2, key);
+        bind_text(st, 3, etag);
+        sqlite3_bind_int64(st, 4, mtime_ms);
+        bind_text(st, 5, storage_class);
+        if (ext) sqlite3_bind_blob(st, 6, raw, n * EXT_REC, SQLITE_STATIC);
+        s = run_one(c, st, "set object class");
+    }
+    for (int i = 0; ext && i < n && s == META_OK; i++) s = ref_add(c, ext[i].blob_id);
+    s = w_end(c, s);
+    free(raw);
+    return s;
+}
+
+typedef struct due_entry {
+    const char *bucket;
+    meta_object o;
+} due_entry;
+
+meta_status meta_object_due(meta_store *m, int64_t now_ms, int max, arena *a, meta_due_fn fn, void *cls)
+{
+    conn *c = conn_get(m);
+    if (!c || max <= 0) return c ? META_OK : META_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_OBJ_DUE);
+    if (!st) return META_ERROR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, max);
+    due_entry *all = arena_alloc(a, (size_t)max * sizeof *all);
+    int n = 0, rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        due_entry *d = &all[n++];
+        d->bucket = arena_col(a, st, 0);
+        d->o.key = arena_col(a, st, 1);
+        copy_col(st, 2, d->o.etag, sizeof d->o.etag);
+        d->o.mtime_ms = sqlite3_column_int64(st, 3);
+        d->o.expire_ms = sqlite3_column_int64(st, 4);
+    }
+    meta_status s = META_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(c, "read due objects");
+    release(c);
+    if (s == META_OK)
+        for (int i = 0; i < n; i++) fn(cls, all[i].bucket, &all[i].o);
+    return s;
 }
 
 /* --- garbage ----------------------------------------------------------------------------- */

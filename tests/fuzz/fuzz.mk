@@ -16,7 +16,7 @@ FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 FUZZ_CC       ?= clang
 FUZZ_DIR      ?= build/fuzz
 FUZZ_SECONDS  ?= 10
-FUZZ_PKGS      = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson
+FUZZ_PKGS      = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson libzstd
 FUZZ_SAN       = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_WARN      = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 FUZZ_CFLAGS    = -std=c17 -D_GNU_SOURCE $(FUZZ_WARN) -O1 -g $(FUZZ_SAN) \

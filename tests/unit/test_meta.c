@@ -836,6 +836,121 @@ static void test_close_with_live_threads(void **state)
     assert_memory_equal(o.inline_data, "d", 1);
 }
 
+/* --- lifecycle (schema v3) ------------------------------------------------------------------- */
+
+static void lc_names(void *cls, const meta_lifecycle *lc)
+{
+    char *s = cls;
+    snprintf(s + strlen(s), 256 - strlen(s), "%s%s=%s@%lld", *s ? "," : "", lc->bucket, lc->cursor,
+             (long long)lc->pass_started_ms);
+}
+
+static void test_lifecycle_rules(void **state)
+{
+    fixture *f = *state;
+    const char *doc;
+    assert_int_equal(meta_lifecycle_get(f->m, "b", f->a, &doc), META_NOT_FOUND);
+    assert_int_equal(meta_lifecycle_put(f->m, "nope", "<x/>"), META_NOT_FOUND);
+    assert_int_equal(meta_lifecycle_put(f->m, "b", "<a/>"), META_OK);
+    assert_int_equal(meta_lifecycle_get(f->m, "b", f->a, &doc), META_OK);
+    assert_string_equal(doc, "<a/>");
+    assert_int_equal(meta_lifecycle_set_cursor(f->m, "b", "k/5", 77), META_OK);
+    char s[256] = "";
+    assert_int_equal(meta_lifecycle_list(f->m, "", 10, f->a, lc_names, s), META_OK);
+    assert_string_equal(s, "b=k/5@77");
+    /* replacing the rules restarts the pass */
+    assert_int_equal(meta_lifecycle_put(f->m, "b", "<b/>"), META_OK);
+    s[0] = 0;
+    assert_int_equal(meta_lifecycle_list(f->m, "", 10, f->a, lc_names, s), META_OK);
+    assert_string_equal(s, "b=@0");
+    s[0] = 0;
+    assert_int_equal(meta_lifecycle_list(f->m, "b", 10, f->a, lc_names, s), META_OK);
+    assert_string_equal(s, "");
+    /* the rules go with their bucket (trigger) */
+    assert_int_equal(meta_bucket_delete(f->m, "b"), META_OK);
+    assert_int_equal(meta_lifecycle_get(f->m, "b", f->a, &doc), META_NOT_FOUND);
+    assert_int_equal(meta_lifecycle_set_cursor(f->m, "b", "", 1), META_NOT_FOUND);
+    assert_int_equal(meta_lifecycle_delete(f->m, "b"), META_NOT_FOUND);
+}
+
+static void test_object_conditional_changes(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(put_extents(f->m, "k", 1, 2), META_OK);
+    meta_object o;
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.expire_ms, 0);
+    assert_int_equal(o.restore_ready_ms, 0);
+    /* a stale version is left alone */
+    assert_int_equal(meta_object_delete_if(f->m, "b", "k", "x", 6), META_NOT_FOUND);
+    assert_int_equal(meta_object_set_class(f->m, "b", "k", "other", 5, "IA", NULL, 0), META_NOT_FOUND);
+    /* class only: the bytes stay */
+    assert_int_equal(meta_object_set_class(f->m, "b", "k", "x", 5, "IA", NULL, 0), META_OK);
+    assert_string_equal(gc_all(f), "");
+    /* with new extents: old blobs queued, new ones referenced */
+    meta_extent ne[2];
+    for (int i = 0; i < 2; i++) {
+        ne[i] = o.extents[i];
+        bid(10 + i, ne[i].blob_id);
+    }
+    assert_int_equal(meta_object_set_class(f->m, "b", "k", "x", 5, "Archive", ne, 2), META_OK);
+    assert_string_equal(gc_all(f), "1,2");
+    assert_true(meta_blob_referenced(f->m, ne[0].blob_id));
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_string_equal(o.storage_class, "Archive");
+    assert_int_equal(o.nextents, 2);
+    assert_string_equal(o.extents[1].blob_id, ne[1].blob_id);
+    assert_int_equal(o.extents[1].size, 101);
+    /* restore: compare-and-set on the old ready time, Archive only */
+    assert_int_equal(meta_object_set_restore(f->m, "b", "k", "x", 5, 0, 100, 200), META_OK);
+    assert_int_equal(meta_object_set_restore(f->m, "b", "k", "x", 5, 0, 300, 400), META_NOT_FOUND);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.restore_ready_ms, 100);
+    assert_int_equal(o.restore_expiry_ms, 200);
+    /* a class change forgets the restore */
+    assert_int_equal(meta_object_set_class(f->m, "b", "k", "x", 5, "Archive", NULL, 0), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.restore_ready_ms, 0);
+    assert_int_equal(put_inline(f->m, "i", "d", 9), META_OK);
+    assert_int_equal(meta_object_set_restore(f->m, "b", "i", "etag-i", 9, 0, 1, 2), META_NOT_FOUND);
+    /* the conditional delete queues the blobs */
+    assert_int_equal(meta_object_delete_if(f->m, "b", "k", "x", 5), META_OK);
+    assert_string_equal(gc_all(f), "10,11");
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);
+}
+
+static void due_names(void *cls, const char *bucket, const meta_object *o)
+{
+    char *s = cls;
+    snprintf(s + strlen(s), 256 - strlen(s), "%s%s/%s", *s ? "," : "", bucket, o->key);
+}
+
+static void test_object_due(void **state)
+{
+    fixture *f = *state;
+    meta_object o = {.key = "late", .size = 1, .mtime_ms = 5, .headers = "", .inline_data = "x", .expire_ms = 500};
+    snprintf(o.etag, sizeof o.etag, "e");
+    snprintf(o.storage_class, sizeof o.storage_class, "Standard");
+    assert_int_equal(meta_object_put(f->m, "b", &o), META_OK);
+    o.key = "soon";
+    o.expire_ms = 100;
+    assert_int_equal(meta_object_put(f->m, "b", &o), META_OK);
+    assert_int_equal(put_inline(f->m, "never", "d", 9), META_OK);
+    char s[256] = "";
+    assert_int_equal(meta_object_due(f->m, 99, 10, f->a, due_names, s), META_OK);
+    assert_string_equal(s, "");
+    assert_int_equal(meta_object_due(f->m, 1000, 10, f->a, due_names, s), META_OK);
+    assert_string_equal(s, "b/soon,b/late");
+    s[0] = 0;
+    assert_int_equal(meta_object_due(f->m, 1000, 1, f->a, due_names, s), META_OK);
+    assert_string_equal(s, "b/soon");
+    /* an overwrite without an expiry clears it */
+    assert_int_equal(put_inline(f->m, "soon", "d", 9), META_OK);
+    s[0] = 0;
+    assert_int_equal(meta_object_due(f->m, 1000, 10, f->a, due_names, s), META_OK);
+    assert_string_equal(s, "b/late");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -855,6 +970,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lifecycle_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_conditional_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_mixed_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),

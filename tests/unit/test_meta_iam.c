@@ -644,10 +644,10 @@ static int sql_int(const char *db, const char *query)
     return v;
 }
 
-/* Everything version 2 added works on an upgraded store, and version-1 data is intact. */
+/* Everything versions 2 and 3 added works on an upgraded store, and version-1 data is intact. */
 static void check_upgraded(fixture *f)
 {
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
     meta_bucket b;
     memset(&b, 0, sizeof b);
     assert_int_equal(meta_bucket_get(f->m, "old", &b), META_OK);
@@ -657,6 +657,9 @@ static void check_upgraded(fixture *f)
     assert_int_equal(meta_object_get(f->m, "old", "k", f->a, &o), META_OK);
     assert_int_equal(o.size, 1);
     assert_memory_equal(o.inline_data, "x", 1);
+    assert_int_equal(o.expire_ms, 0);
+    assert_int_equal(o.restore_ready_ms, 0);
+    assert_int_equal(meta_lifecycle_put(f->m, "old", "<rules/>"), META_OK);
 
     assert_int_equal(meta_bucket_set_acl(f->m, "old", "public-read"), META_OK);
     assert_int_equal(meta_bucket_policy_put(f->m, "old", P1), META_OK);
@@ -673,8 +676,11 @@ static void check_upgraded(fixture *f)
     meta_close(f->m);
     meta_options opt = {.durable = false};
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
     assert_int_equal(meta_bucket_get(f->m, "old", &b), META_OK);
+    const char *rules;
+    assert_int_equal(meta_lifecycle_get(f->m, "old", f->a, &rules), META_OK);
+    assert_string_equal(rules, "<rules/>");
     assert_string_equal(b.acl, "public-read");
     assert_int_equal(meta_key_get(f->m, "AK", &k), META_OK);
     const char *json;
@@ -701,17 +707,52 @@ static void test_upgrade_after_downgrade(void **state)
     fixture *f = *state;
     meta_options opt = {.durable = false};
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 2);   /* fresh: the latest */
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);   /* fresh: the latest */
     assert_int_equal(bucket_add(f->m, "old", ""), META_OK);
     assert_int_equal(put_object(f->m, "old", "k"), META_OK);
     meta_close(f->m);
     f->m = NULL;
-    sql(f->db, "DROP TABLE users; DROP TABLE access_keys; DROP TABLE policies;"
+    sql(f->db, "DROP TRIGGER bucket_lifecycle_gone; DROP TABLE bucket_lifecycle; DROP INDEX objects_by_expiry;"
+               "ALTER TABLE objects DROP COLUMN expire_ms; ALTER TABLE objects DROP COLUMN restore_ready_ms;"
+               "ALTER TABLE objects DROP COLUMN restore_expiry_ms;"
+               "DROP TABLE users; DROP TABLE access_keys; DROP TABLE policies;"
                "DROP TABLE user_policies; DROP TABLE bucket_policies; DROP TABLE counters;"
                "ALTER TABLE buckets DROP COLUMN acl; UPDATE buckets SET owner='AKOLD';"
                "PRAGMA user_version=1;");
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
     check_upgraded(f);
+}
+
+/* Version 2 to 3 (lifecycle): a store this code made, taken back to version 2, upgrades with
+ * its objects intact (the new columns read as "no expiry, never restored"). */
+static void test_upgrade_from_v2(void **state)
+{
+    fixture *f = *state;
+    meta_options opt = {.durable = false};
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+    assert_int_equal(bucket_add(f->m, "old", ""), META_OK);
+    assert_int_equal(put_object(f->m, "old", "k"), META_OK);
+    assert_int_equal(user_add(f->m, "alice", "id-a"), META_OK);
+    meta_close(f->m);
+    f->m = NULL;
+    sql(f->db, "DROP TRIGGER bucket_lifecycle_gone; DROP TABLE bucket_lifecycle; DROP INDEX objects_by_expiry;"
+               "ALTER TABLE objects DROP COLUMN expire_ms; ALTER TABLE objects DROP COLUMN restore_ready_ms;"
+               "ALTER TABLE objects DROP COLUMN restore_expiry_ms; PRAGMA user_version=2;");
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
+    meta_object o;
+    assert_int_equal(meta_object_get(f->m, "old", "k", f->a, &o), META_OK);
+    assert_memory_equal(o.inline_data, "x", 1);
+    assert_int_equal(o.expire_ms, 0);
+    assert_int_equal(o.restore_expiry_ms, 0);
+    assert_int_equal(meta_user_get(f->m, "alice", NULL), META_OK);
+    assert_int_equal(meta_lifecycle_put(f->m, "old", "<r/>"), META_OK);
+    assert_int_equal(meta_object_set_class(f->m, "old", "k", o.etag, o.mtime_ms, "IA", NULL, 0), META_OK);
+    /* the trigger came with the upgrade: rules go with their bucket */
+    assert_int_equal(meta_object_delete(f->m, "old", "k"), META_OK);
+    assert_int_equal(meta_bucket_delete(f->m, "old"), META_OK);
+    const char *rules;
+    assert_int_equal(meta_lifecycle_get(f->m, "old", f->a, &rules), META_NOT_FOUND);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -822,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generation_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v1, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_after_downgrade, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_iam, setup, teardown),
     };

@@ -174,6 +174,12 @@ static void test_action_namespaces_and_head(void **state)
     assert_int_equal(dec(lc, A(PUT_BUCKET_LIFECYCLE), "b", NULL), IAM_ALLOW);
     assert_int_equal(dec(lc, A(DELETE_BUCKET_LIFECYCLE), "b", NULL), IAM_ALLOW);
     assert_int_equal(dec(lc, A(GET_BUCKET_LIFECYCLE), "b", NULL), IAM_NONE);
+    /* ... and by wos:PutBucketLifecycle, the WOS name of the same permission. */
+    iam_policy *wlc = P("{\"version\":\"1\",\"statement\":[{\"effect\":\"allow\",\"action\":[\"wos:PutBucketLifecycle\"],"
+                        "\"resource\":[\"*\"]}]}");
+    assert_int_equal(dec(wlc, A(PUT_BUCKET_LIFECYCLE), "b", NULL), IAM_ALLOW);
+    assert_int_equal(dec(wlc, A(DELETE_BUCKET_LIFECYCLE), "b", NULL), IAM_ALLOW);
+    assert_int_equal(dec(wlc, A(GET_BUCKET_LIFECYCLE), "b", NULL), IAM_NONE);
 
     /* The WOS page's typo wos:GetGetService is read as GetService. */
     iam_policy *typo = P("{\"version\":\"1\",\"statement\":[{\"effect\":\"allow\",\"action\":[\"wos:GetGetService\"],"
@@ -192,6 +198,7 @@ static void test_action_namespaces_and_head(void **state)
     iam_policy_free(deny);
     iam_policy_free(denyhead);
     iam_policy_free(lc);
+    iam_policy_free(wlc);
     iam_policy_free(typo);
     iam_policy_free(unk);
 }
