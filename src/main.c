@@ -53,6 +53,8 @@ static const char usage_serve[] =
     "                         none: faster, but a power loss may lose recent writes\n"
     "  --threads N            HTTP event threads (default: one per core)\n"
     "  --max-connections N    connection limit (default 10000)\n"
+    "  --min-part-size BYTES  smallest part but the last that Complete accepts (default and\n"
+    "                         maximum 5242880, as S3; smaller only for tests and benchmarks)\n"
     "  --idle-timeout SEC     close connections idle this long (default 60); headers must\n"
     "                         complete within twice that, bodies average >= 1 KiB/s\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
@@ -187,12 +189,14 @@ static int serve(int argc, char **argv)
     const char *domains[S3_MAX_DOMAINS];
     int ndomains = 0;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), max_conn = 10000, idle = 60;
+    long long min_part = S3_MIN_PART_SIZE;
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"data", required_argument, 0, 'd'},
         {"domain", required_argument, 0, 'D'}, {"region", required_argument, 0, 'r'},
         {"fsync", required_argument, 0, 'f'},  {"threads", required_argument, 0, 't'},
         {"max-connections", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'i'},
-        {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"min-part-size", required_argument, 0, 'P'}, {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -211,6 +215,7 @@ static int serve(int argc, char **argv)
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'c': max_conn = strtol(optarg, NULL, 10); break;
         case 'i': idle = strtol(optarg, NULL, 10); break;
+        case 'P': min_part = strtoll(optarg, NULL, 10); break;
         case 'L':
             if (!strcmp(optarg, "debug")) log_set_level(LOG_DEBUG);
             else if (!strcmp(optarg, "info")) log_set_level(LOG_INFO);
@@ -230,6 +235,10 @@ static int serve(int argc, char **argv)
     if (!strcmp(fsync_mode, "always")) durable = true;
     else if (!strcmp(fsync_mode, "none")) durable = false;
     else { fprintf(stderr, "wosd: --fsync must be always or none\n"); return 2; }
+    if (min_part < 1 || min_part > S3_MIN_PART_SIZE) {
+        fprintf(stderr, "wosd: --min-part-size takes 1 to %lld bytes\n", (long long)S3_MIN_PART_SIZE);
+        return 2;
+    }
     if (threads < 1 || threads > 256 || max_conn < 1 || idle < 1) {
         fprintf(stderr, "wosd: --threads, --max-connections and --idle-timeout take positive numbers\n");
         return 2;
@@ -282,6 +291,7 @@ static int serve(int argc, char **argv)
     cfg.ndomains = ndomains;
     cfg.root_access_key = ak;
     cfg.root_secret_key = sk;
+    cfg.min_part_size = min_part;
     cfg.store_intact = store_intact;
     cfg.store_intact_cls = dir;
 

@@ -441,7 +441,7 @@ static int parse_args(bench_cfg *cfg, int argc, char **argv)
         }
         cfg->cleanup = false;
     }
-    if (w == BW_MULTIPART && cfg->size_hi / cfg->part_size >= 10000) {
+    if (w == BW_MULTIPART && (cfg->size_hi + cfg->part_size - 1) / cfg->part_size > 10000) {
         fprintf(stderr, "wosd bench: more than 10,000 parts; raise --part-size\n");
         return 2;
     }

@@ -92,8 +92,7 @@ typedef struct c_bucket {
     struct c_bucket *next;
     char name[64];
     bool exists;
-    char owner[129];
-    char acl[32];
+    meta_bucket mb;           /* the row, when it exists */
     iam_policy *policy;       /* NULL: none */
     bool broken;              /* the stored policy no longer parses: everything is denied */
 } c_bucket;
@@ -281,8 +280,7 @@ static c_bucket *bucket_get(tcache *c, const char *name)
     meta_status st = meta_bucket_get(cfg->meta, name, &mb);
     if (st == META_OK) {
         b->exists = true;
-        memcpy(b->owner, mb.owner, sizeof b->owner);
-        memcpy(b->acl, mb.acl, sizeof b->acl);
+        b->mb = mb;
         arena *a = arena_new(4096);
         const char *json;
         st = meta_bucket_policy_get(cfg->meta, name, a, &json);
@@ -351,17 +349,17 @@ static bool acl_reads(const char *acl, bool authenticated)
  * objects; an object's READ reads that object (a bucket's READ does not, as in S3). */
 static int acl_allows(s3_req *q, const c_bucket *b, const iam_request *r, const char *obj_headers)
 {
-    if (authz_is_owner(q, b->owner)) return 1;
+    if (authz_is_owner(q, b->mb.owner)) return 1;
     bool authed = !r->anonymous;
     switch (r->action) {
     case IAM_ACT_GET_BUCKET:
     case IAM_ACT_LIST_MULTIPART_UPLOADS:
-        return acl_reads(b->acl, authed);
+        return acl_reads(b->mb.acl, authed);
     case IAM_ACT_PUT_OBJECT:
     case IAM_ACT_DELETE_OBJECT:
     case IAM_ACT_APPEND_OBJECT:
     case IAM_ACT_ABORT_MULTIPART_UPLOAD:
-        return !strcmp(b->acl, "public-read-write");
+        return !strcmp(b->mb.acl, "public-read-write");
     case IAM_ACT_GET_OBJECT:
     case IAM_ACT_HEAD_OBJECT: {
         if (!obj_headers) {
@@ -526,11 +524,28 @@ s3_err authz_check(s3_req *q, iam_action a, const char *bucket, const char *key,
     iam_request r;
     request_init(q, &r, a, bucket, key);
     const char *why;
-    int v = decide(q, cache_get(), &r, obj_headers, false, &why);
+    tcache *c = cache_get();
+    int v = decide(q, c, &r, obj_headers, false, &why);
     if (v < 0) return S3E_InternalError;
     if (v > 0) return S3E_OK;
+    /* As S3: a bucket that does not exist is NoSuchBucket to anyone, signed or not (names are
+     * global, existence is no secret); only creating it needs the permission. */
+    if (r.bucket && a != IAM_ACT_PUT_BUCKET) {
+        c_bucket *b = bucket_get(c, r.bucket);
+        if (!b) return S3E_InternalError;
+        if (!b->exists) return S3E_NoSuchBucket;
+    }
     log_denial(q, &r, why);
     return S3E_AccessDenied;
+}
+
+meta_status authz_bucket(const char *name, meta_bucket *out)
+{
+    c_bucket *b = bucket_get(cache_get(), name);
+    if (!b) return META_ERROR;
+    if (!b->exists) return META_NOT_FOUND;
+    if (out) *out = b->mb;
+    return META_OK;
 }
 
 bool authz_may_list(s3_req *q, const meta_bucket *b)

@@ -30,6 +30,10 @@
 #include "iam/policy.h"
 #include "s3/s3_internal.h"
 
+/* The bucket's row (out may be NULL), from this thread's cache: the set of buckets, their
+ * owners and ACLs move the IAM generation, so a cached row is as fresh as a read. */
+meta_status authz_bucket(const char *name, meta_bucket *out);
+
 /* Start-up, before the first request: maps every operation's action string through
  * iam_action_lookup. An operation whose action does not map is a bug: logged, then abort(). */
 void authz_init(const s3_config *cfg);

@@ -27,7 +27,7 @@ static s3_err need_bucket(s3_req *q, meta_bucket *b)
 {
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
     meta_bucket tmp;
-    return meta_err(meta_bucket_get(q->cfg->meta, q->bucket, b ? b : &tmp));
+    return meta_err(authz_bucket(q->bucket, b ? b : &tmp));
 }
 
 /* --- ListBuckets -------------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 #include "util/str.h"
 #include "util/timefmt.h"
@@ -17,7 +18,7 @@ typedef struct list_ctx {
     xmlw *w;
     list_kind kind;
     bool url_encode;
-    bool owner;
+    const char *owner;   /* NULL: no Owner elements */
     buf prefixes;   /* CommonPrefixes come after Contents in S3's documents */
     int keys, nprefixes;
 } list_ctx;
@@ -55,7 +56,7 @@ static void on_entry(void *cls, const char *prefix, const meta_object *o)
     xml_elem(w, "ETag", arena_printf(c->q->a, "\"%s\"", o->etag));
     xml_elem_i64(w, "Size", o->size);
     xml_elem(w, "StorageClass", o->storage_class);
-    if (c->owner) xml_owner(w, "Owner", s3_owner_id(c->q));
+    if (c->owner) xml_owner(w, "Owner", c->owner);
     xml_close(w, tag);
 }
 
@@ -88,7 +89,7 @@ static s3_err list_end_kind(s3_req *q, list_kind kind)
 {
     meta_bucket b;
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
-    meta_status bst = meta_bucket_get(q->cfg->meta, q->bucket, &b);
+    meta_status bst = authz_bucket(q->bucket, &b);
     if (bst != META_OK) return bst == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
 
     const char *prefix = s3_param_get(q, "prefix");
@@ -127,7 +128,11 @@ static s3_err list_end_kind(s3_req *q, list_kind kind)
     xmlw w = {0};
     const char *root = kind == LIST_VERSIONS ? "ListVersionsResult" : "ListBucketResult";
     list_ctx c = {.q = q, .w = &w, .kind = kind, .url_encode = enc != NULL,
-                  .owner = kind != LIST_V2 || (s3_param_get(q, "fetch-owner") && !strcmp(s3_param_get(q, "fetch-owner"), "true"))};
+                  .owner = NULL};
+    /* Objects belong to their bucket's owner (S3's default, "bucket owner enforced"), not to
+     * whoever lists them. */
+    const char *fetch = s3_param_get(q, "fetch-owner");
+    if (kind != LIST_V2 || (fetch && !strcmp(fetch, "true"))) c.owner = s3_owner_display(q, b.owner);
     xmlw head = {0};
     bool truncated = false;
     const char *last = NULL;

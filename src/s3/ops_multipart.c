@@ -9,19 +9,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 #include "s3/xml_in.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timefmt.h"
 
-#define MIN_PART_SIZE ((int64_t)5 << 20)
 #define UPLOAD_ID_HEADER "x-wosd-upload-id"
 
 static s3_err need_bucket(s3_req *q, meta_bucket *b)
 {
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
-    meta_status st = meta_bucket_get(q->cfg->meta, q->bucket, b);
+    meta_status st = authz_bucket(q->bucket, b);
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
 }
 
@@ -183,7 +183,7 @@ static s3_err part_copy_end(s3_req *q)
     const char *sbucket, *skey;
     s3_err e = s3_copy_source(q, &sbucket, &skey);
     if (e) return e;
-    if (!s3_bucket_name_valid(sbucket) || meta_bucket_get(q->cfg->meta, sbucket, &(meta_bucket){0}) != META_OK)
+    if (!s3_bucket_name_valid(sbucket) || authz_bucket(sbucket, &(meta_bucket){0}) != META_OK)
         return S3E_NoSuchBucket;
     meta_object src;
     meta_status st = meta_object_get(q->cfg->meta, sbucket, skey, q->a, &src);
@@ -353,6 +353,7 @@ static s3_err complete_end(s3_req *q)
 
     part_table t = {calloc(10001, sizeof(meta_part))};
     if (!t.by_number) return S3E_InternalError;
+    int64_t min_part = q->cfg->min_part_size > 0 ? q->cfg->min_part_size : S3_MIN_PART_SIZE;
     /* A part re-uploaded between our read and the commit makes the commit fail with
      * META_CONFLICT; reading again gives a consistent view. */
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -381,7 +382,7 @@ static s3_err complete_end(s3_req *q)
         for (int i = 0; i < n && !e; i++) {
             meta_part *p = &t.by_number[listed[i].number];
             if (p->number == 0 || strcasecmp(p->etag, listed[i].etag) != 0) e = S3E_InvalidPart;
-            else if (i < n - 1 && p->size < MIN_PART_SIZE) e = S3E_EntityTooSmall;
+            else if (i < n - 1 && p->size < min_part) e = S3E_EntityTooSmall;
             if (e) break;
             memcpy(ext[i].blob_id, p->blob_id, sizeof ext[i].blob_id);
             memcpy(ext[i].etag, p->etag, sizeof ext[i].etag);

@@ -27,7 +27,7 @@ const char *s3_storage_class_parse(const char *v)
 static s3_err bucket_exists(s3_req *q, meta_bucket *b)
 {
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
-    meta_status st = meta_bucket_get(q->cfg->meta, q->bucket, b);
+    meta_status st = authz_bucket(q->bucket, b);
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
 }
 
@@ -265,7 +265,7 @@ static s3_err copy_end(s3_req *q)
     const char *sbucket, *skey;
     if ((e = s3_copy_source(q, &sbucket, &skey))) return e;
     meta_bucket sb;
-    if (!s3_bucket_name_valid(sbucket) || meta_bucket_get(q->cfg->meta, sbucket, &sb) != META_OK)
+    if (!s3_bucket_name_valid(sbucket) || authz_bucket(sbucket, &sb) != META_OK)
         return S3E_NoSuchBucket;
     meta_object src;
     if ((e = get_object(q, sbucket, skey, &src))) return e;

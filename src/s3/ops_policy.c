@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "iam/policy.h"
+#include "s3/authz.h"
 #include "s3/s3_internal.h"
 
 static s3_err bucket_exists(s3_req *q)
 {
     if (!s3_bucket_name_valid(q->bucket)) return S3E_NoSuchBucket;
     meta_bucket b;
-    meta_status st = meta_bucket_get(q->cfg->meta, q->bucket, &b);
+    meta_status st = authz_bucket(q->bucket, &b);
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;
 }
 

@@ -236,7 +236,7 @@ static s3_err start_file(s3_req *q, post_state *s)
     s->key = key;
 
     meta_bucket b;
-    if (meta_bucket_get(q->cfg->meta, q->bucket, &b) != META_OK) return S3E_NoSuchBucket;
+    if (authz_bucket(q->bucket, &b) != META_OK) return S3E_NoSuchBucket;
     s->storage_class = arena_strdup(q->a, b.storage_class);
     const char *sc = field(s, "x-wos-storage-class");
     if (!sc) sc = field(s, "x-amz-storage-class");
@@ -332,7 +332,7 @@ static const form_callbacks callbacks = {on_part_begin, on_part_data, on_part_en
 
 static s3_err post_begin(s3_req *q)
 {
-    if (!s3_bucket_name_valid(q->bucket) || meta_bucket_get(q->cfg->meta, q->bucket, &(meta_bucket){0}) != META_OK)
+    if (!s3_bucket_name_valid(q->bucket) || authz_bucket(q->bucket, &(meta_bucket){0}) != META_OK)
         return S3E_NoSuchBucket;
     post_state *s = arena_alloc(q->a, sizeof *s);
     s->cur = -1;

@@ -7,12 +7,16 @@
 #define WOSD_S3_S3_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "server/http.h"
 #include "store/blob.h"
 #include "store/meta.h"
 
 enum { S3_MAX_DOMAINS = 16 };
+
+/* S3's smallest part (every part of a Complete but the last). */
+#define S3_MIN_PART_SIZE ((int64_t)5 << 20)
 
 typedef struct s3_config {
     meta_store *meta;
@@ -22,6 +26,7 @@ typedef struct s3_config {
     int ndomains;
     const char *root_access_key;
     const char *root_secret_key;
+    int64_t min_part_size;   /* 0: S3_MIN_PART_SIZE; smaller for tests and benchmarks */
     /* Whether the store can still keep what it is given (its data directory is still there);
      * asked before a write is read and again before it is acknowledged. NULL: always. */
     bool (*store_intact)(void *cls);

@@ -96,6 +96,12 @@ typedef struct http_handler {
     void (*cleanup)(http_req *r);
 } http_handler;
 
+/* Deferred end() calls block on the disk (fsync, the metadata commit), and the store commits
+ * every change that is waiting at once: the more workers wait, the more requests share one
+ * flush. Roughly one per connection a busy server has in flight; a sleeping worker costs a
+ * stack's resident pages only. */
+enum { HTTP_DEFAULT_WORKERS = 64 };
+
 typedef struct http_config {
     const char *listen;          /* "ADDR:PORT" */
     unsigned threads;            /* event threads (one per core) */

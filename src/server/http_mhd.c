@@ -467,7 +467,7 @@ http_server *http_start(const http_config *cfg)
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->watch_mu, NULL);
     s->idle_timeout_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u;
-    s->nworkers = cfg->workers ? cfg->workers : 8;
+    s->nworkers = cfg->workers ? cfg->workers : HTTP_DEFAULT_WORKERS;
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (!s->workers) abort();
     for (unsigned i = 0; i < s->nworkers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);

@@ -1,9 +1,17 @@
 /* meta_sqlite — the embedded metadata driver: meta.h on one SQLite database, DIR/meta.db.
  *
- * Concurrency: every thread gets its own connection (opened lazily, kept in a pthread key so it
- * is closed when the thread exits, and in a registry so meta_close can close the rest). The
- * database runs in WAL mode, so readers never wait for the writer; writers take the write lock
- * up front (BEGIN IMMEDIATE) and a busy timeout makes them queue instead of failing.
+ * Concurrency: every thread reads on its own connection (opened lazily, kept in a pthread key so
+ * it is closed when the thread exits, and in a registry so meta_close can close the rest). The
+ * database runs in WAL mode, so readers never wait for the writer.
+ *
+ * Writes share one connection, the writer, and commit in batches (group commit). A writing
+ * thread waits for its turn on the writer, runs its change inside a savepoint of the batch
+ * transaction, and then, if other threads are waiting for a turn, hands the writer on and sleeps
+ * until the batch commits; the last one in commits for everybody. In durable mode the writer
+ * runs synchronous=FULL, so the commit includes the fsync of the log and nothing of a batch is
+ * visible to readers before it is on disk: a failed flush fails the whole batch and shows none
+ * of it. While one batch is flushing, the next forms behind it, so the number of requests that
+ * share one flush grows with the load. A change that fails rolls back its own savepoint only.
  *
  * Blob bookkeeping: every blob id a row points at (object extents and parts) is also a row of
  * blob_refs, maintained in the same transactions, so "is this blob referenced?" — asked once
@@ -31,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -116,6 +125,9 @@ enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
     X(BEGIN_READ, "BEGIN")                                                                     \
     X(COMMIT, "COMMIT")                                                                        \
     X(ROLLBACK, "ROLLBACK")                                                                    \
+    X(SAVEPOINT, "SAVEPOINT job")                                                              \
+    X(SP_RELEASE, "RELEASE job")                                                               \
+    X(SP_ROLLBACK, "ROLLBACK TO job")                                                          \
     X(BUCKET_GET, BUCKET_COLS "WHERE name=?1")                                                 \
     X(BUCKET_INSERT,                                                                           \
       "INSERT INTO buckets(name,owner,region,storage_class,created_ms,acl) "                   \
@@ -221,25 +233,38 @@ typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     uint64_t in_use[(ST_COUNT + 63) / 64];   /* statements handed out since the last release */
-    bool writing;               /* the open transaction is a write */
     struct meta_store *m;
     struct conn *prev, *next;   /* the store's registry */
 } conn;
+
+/* A change waiting for its batch to commit (on the stack of the thread that made it). */
+typedef struct wjob {
+    meta_status s;
+    sem_t done;                 /* posted once s is final: each waiter wakes alone, no herd */
+    struct wjob *next;
+} wjob;
+
+/* A batch commits once it has this many changes even if more are waiting: nobody waits for an
+ * unbounded queue of others. */
+enum { BATCH_MAX = 1024 };
 
 struct meta_store {
     char *path;
     bool durable;
     pthread_key_t key;          /* this thread's conn */
+    bool key_ok;
     pthread_mutex_t mu;         /* guards conns */
     conn *conns;
-    /* Group commit: commits run with synchronous=NORMAL and are made durable by one fdatasync
-     * of the WAL that covers every commit finished before it started, so concurrent writers
-     * share a device flush instead of queueing one flush each. */
-    char *wal_path;
-    pthread_mutex_t sync_mu;
-    pthread_cond_t sync_cv;
-    uint64_t commit_seq, synced_seq;
-    bool syncing;
+    /* The writer. w_busy says some thread holds the turn: only that thread uses w, w_open and
+     * w_sp. The rest is guarded by w_mu. */
+    conn *w;
+    pthread_mutex_t w_mu;
+    pthread_cond_t w_turn;      /* the turn is free */
+    bool w_busy;
+    int w_waiting;              /* threads waiting for the turn */
+    bool w_open;                /* the batch transaction is open */
+    wjob *w_batch;              /* changes done in it, waiting for its commit */
+    int w_nbatch;
     /* IAM generation: gen is what callers read; gen_db is the highest value of the database's
      * counter this handle has seen committed (its own changes and meta_iam_refresh). */
     _Atomic uint64_t gen;
@@ -287,7 +312,7 @@ static void conn_thread_exit(void *p)
     conn_close(c);
 }
 
-static conn *conn_open(meta_store *m)
+static conn *conn_open(meta_store *m, bool writer)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -301,11 +326,13 @@ static conn *conn_open(meta_store *m)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    /* WAL: readers see a snapshot and never block the writer. synchronous=NORMAL in WAL mode
-     * keeps the database consistent across a crash (checkpoints sync the log first); when the
-     * store is durable, group_sync() makes each commit durable before the caller hears of it. */
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    /* WAL: readers see a snapshot and never block the writer. synchronous=NORMAL keeps the
+     * database consistent across a crash (checkpoints sync the log first); FULL adds the fsync
+     * of the log to every commit, before the commit is visible — what a durable store's writer
+     * needs. Only the writer commits, so only its setting matters. */
+    const char *pragmas = writer && m->durable
+                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     char *err = NULL;
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &err) != SQLITE_OK) {
         log_error("meta: %s: %s", pragmas, err ? err : "?");
@@ -321,7 +348,7 @@ static conn *conn_get(meta_store *m)
 {
     conn *c = pthread_getspecific(m->key);
     if (c) return c;
-    c = conn_open(m);
+    c = conn_open(m, false);
     if (!c) return NULL;
     if (pthread_setspecific(m->key, c) != 0) {
         conn_close(c);
@@ -336,6 +363,35 @@ static meta_status db_fail(conn *c, const char *what)
     log_error("meta: %s: %s", what, sqlite3_errmsg(c->db));
     return META_ERROR;
 }
+
+/* SQLite's own log: its message for a failed system call names the call and the file, which
+ * "disk I/O error" alone does not. It logs right after the call, so errno is still the call's
+ * (Debian's build leaves the text of it out of the message). Constraint and schema notices are
+ * expected and not logged. */
+static void sqlite_log(void *unused, int code, const char *msg)
+{
+    int e = errno;
+    switch (code & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+        if (e) log_error("sqlite: %s [%s]", msg, strerror(e));
+        else log_error("sqlite: %s", msg);
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        log_error("sqlite: %s", msg);
+        break;
+    case SQLITE_NOTICE:
+    case SQLITE_WARNING:
+        log_warn("sqlite: %s", msg);
+        break;
+    default:
+        break;
+    }
+}
+
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL); }
 
 /* A cached statement, reset and ready for new bindings; NULL when it cannot be prepared. */
 static sqlite3_stmt *stmt(conn *c, int id)
@@ -386,52 +442,10 @@ static meta_status run_id(conn *c, int id)
     return st ? run(c, st, statement_sql[id]) : META_ERROR;
 }
 
+/* A transaction on a thread's own connection: reads, and the schema set-up at open. */
 static meta_status tx_begin(conn *c, bool write)
 {
-    c->writing = write;
     return run_id(c, write ? ST_BEGIN_WRITE : ST_BEGIN_READ);
-}
-
-static int sync_wal(meta_store *m)
-{
-    int fd = open(m->wal_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        log_error("meta: open %s: %s", m->wal_path, strerror(errno));
-        return -1;
-    }
-    int rc = fdatasync(fd);
-    if (rc) log_error("meta: fdatasync %s: %s", m->wal_path, strerror(errno));
-    close(fd);
-    return rc;
-}
-
-/* Returns once a flush of the log that started after this commit has finished. */
-static meta_status group_sync(meta_store *m)
-{
-    meta_status s = META_OK;
-    pthread_mutex_lock(&m->sync_mu);
-    uint64_t mine = ++m->commit_seq;
-    while (m->synced_seq < mine) {
-        if (m->syncing) {
-            pthread_cond_wait(&m->sync_cv, &m->sync_mu);
-            continue;
-        }
-        /* Become the flusher for every commit finished so far (theirs are numbered ≤ target). */
-        m->syncing = true;
-        uint64_t target = m->commit_seq;
-        pthread_mutex_unlock(&m->sync_mu);
-        int rc = sync_wal(m);
-        pthread_mutex_lock(&m->sync_mu);
-        m->syncing = false;
-        if (rc == 0 && target > m->synced_seq) m->synced_seq = target;
-        pthread_cond_broadcast(&m->sync_cv);
-        if (rc) {
-            s = META_ERROR;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&m->sync_mu);
-    return s;
 }
 
 /* Ends the transaction: commits when s is META_OK, else rolls back. Returns the outcome. */
@@ -440,12 +454,117 @@ static meta_status tx_end(conn *c, meta_status s)
     release(c);
     if (s == META_OK) {
         s = run_id(c, ST_COMMIT);
-        if (s == META_OK && c->writing && c->m->durable) s = group_sync(c->m);
         if (s == META_OK) return s;
     }
     if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
     release(c);
     return s;
+}
+
+/* --- the writer: changes in batches ------------------------------------------------------- */
+
+/* Ends the batch: commits it (when it holds changes) and tells every change in it how it went.
+ * Called by the holder of the turn, with w_mu held; returns with it held. */
+static void batch_finish(meta_store *m)
+{
+    conn *c = m->w;
+    meta_status s = META_OK;
+    if (m->w_open) {
+        pthread_mutex_unlock(&m->w_mu);
+        if (m->w_batch) s = run_id(c, ST_COMMIT);
+        else s = META_ERROR;   /* nothing to keep */
+        if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
+        release(c);
+        pthread_mutex_lock(&m->w_mu);
+        m->w_open = false;
+    }
+    for (wjob *j = m->w_batch, *next; j; j = next) {
+        next = j->next;   /* j is gone once posted */
+        if (s != META_OK) j->s = META_ERROR;
+        sem_post(&j->done);
+    }
+    m->w_batch = NULL;
+    m->w_nbatch = 0;
+}
+
+/* Gives the turn to the next waiting thread. With w_mu held. */
+static void turn_pass(meta_store *m)
+{
+    m->w_busy = false;
+    pthread_cond_signal(&m->w_turn);
+}
+
+/* Takes the writer's turn and opens a savepoint for one change in the batch transaction
+ * (opening the batch if none is open). On success *out is the writer, to be handed back with
+ * w_end; on failure the turn is already given up. */
+static meta_status w_begin(meta_store *m, conn **out)
+{
+    pthread_mutex_lock(&m->w_mu);
+    m->w_waiting++;
+    while (m->w_busy) pthread_cond_wait(&m->w_turn, &m->w_mu);
+    m->w_waiting--;
+    m->w_busy = true;
+    pthread_mutex_unlock(&m->w_mu);
+
+    conn *c = m->w;
+    meta_status s = META_OK;
+    if (!m->w_open) {
+        s = run_id(c, ST_BEGIN_WRITE);
+        m->w_open = s == META_OK;
+    }
+    if (s == META_OK) s = run_id(c, ST_SAVEPOINT);
+    if (s == META_OK) {
+        *out = c;
+        return s;
+    }
+    pthread_mutex_lock(&m->w_mu);
+    if (m->w_open && sqlite3_get_autocommit(c->db)) m->w_open = false;
+    if (m->w_open && m->w_waiting == 0) batch_finish(m);
+    turn_pass(m);
+    pthread_mutex_unlock(&m->w_mu);
+    return s;
+}
+
+/* Ends one change: keeps it (s is META_OK) or rolls it back, then either hands the writer to a
+ * waiting thread or commits the batch, and returns once the change's fate is known. */
+static meta_status w_end(conn *c, meta_status s)
+{
+    meta_store *m = c->m;
+    release(c);
+    if (s == META_OK) {
+        s = run_id(c, ST_SP_RELEASE);
+    } else if (!sqlite3_get_autocommit(c->db)) {
+        run_id(c, ST_SP_ROLLBACK);
+        run_id(c, ST_SP_RELEASE);
+    }
+    release(c);
+    wjob me = {.s = s};
+    sem_init(&me.done, 0, 0);
+    pthread_mutex_lock(&m->w_mu);
+    if (sqlite3_get_autocommit(c->db)) {
+        /* SQLite rolled the whole batch back (an I/O error, a full disk): every change in it
+         * is lost, this one too. */
+        if (me.s == META_OK) me.s = META_ERROR;
+        m->w_open = false;
+        for (wjob *j = m->w_batch; j; j = j->next) j->s = META_ERROR;
+        batch_finish(m);
+    } else if (me.s == META_OK) {
+        me.next = m->w_batch;
+        m->w_batch = &me;
+        m->w_nbatch++;
+    }
+    if (m->w_waiting > 0 && m->w_nbatch < BATCH_MAX) {
+        turn_pass(m);   /* the next change joins this batch */
+    } else {
+        batch_finish(m);
+        turn_pass(m);
+    }
+    bool joined = me.s == META_OK;
+    pthread_mutex_unlock(&m->w_mu);
+    if (joined)
+        while (sem_wait(&me.done) != 0) continue;   /* EINTR */
+    sem_destroy(&me.done);
+    return me.s;
 }
 
 /* --- small helpers ----------------------------------------------------------------------- */
@@ -696,7 +815,7 @@ static meta_status iam_commit(conn *c, meta_status s)
         else v = (uint64_t)sqlite3_column_int64(st, 0);
     }
     bool tried = s == META_OK;
-    s = tx_end(c, s);
+    s = w_end(c, s);
     if (tried) generation_advance(c->m, s == META_OK ? v : 0);
     return s;
 }
@@ -787,6 +906,8 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
         log_error("meta: mkdir %s: %s", dir, strerror(errno));
         return META_ERROR;
     }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     meta_store *m = calloc(1, sizeof *m);
     if (!m) return META_ERROR;
     size_t n = strlen(dir) + sizeof "/meta.db";
@@ -796,30 +917,20 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
         return META_ERROR;
     }
     snprintf(m->path, n, "%s/meta.db", dir);
-    m->wal_path = malloc(n + 4);
-    if (!m->wal_path) {
-        free(m->path);
-        free(m);
-        return META_ERROR;
-    }
-    snprintf(m->wal_path, n + 4, "%s-wal", m->path);
     m->durable = opt && opt->durable;
     pthread_mutex_init(&m->mu, NULL);
-    pthread_mutex_init(&m->sync_mu, NULL);
-    pthread_cond_init(&m->sync_cv, NULL);
     pthread_mutex_init(&m->gen_mu, NULL);
+    pthread_mutex_init(&m->w_mu, NULL);
+    pthread_cond_init(&m->w_turn, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
-        pthread_mutex_destroy(&m->mu);
-        pthread_mutex_destroy(&m->gen_mu);
-        pthread_mutex_destroy(&m->sync_mu);
-        pthread_cond_destroy(&m->sync_cv);
-        free(m->wal_path);
-        free(m->path);
-        free(m);
+        m->key_ok = false;
+        meta_close(m);
         return META_ERROR;
     }
-    conn *c = conn_get(m);
-    if (!c || schema_init(c) != META_OK) {
+    m->key_ok = true;
+    /* The writer sets the schema up: a new database's first transaction is a write. */
+    m->w = conn_open(m, true);
+    if (!m->w || schema_init(m->w) != META_OK) {
         meta_close(m);
         return META_ERROR;
     }
@@ -832,16 +943,16 @@ void meta_close(meta_store *m)
     if (!m) return;
     /* Deleting the key first means no exiting thread runs its destructor from here on; every
      * connection left is in the registry, and no other thread may be using the store. */
-    pthread_key_delete(m->key);
+    if (m->key_ok) pthread_key_delete(m->key);
     for (conn *c = m->conns, *next; c; c = next) {
         next = c->next;
         conn_close(c);
     }
+    if (m->w) conn_close(m->w);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gen_mu);
-    pthread_mutex_destroy(&m->sync_mu);
-    pthread_cond_destroy(&m->sync_cv);
-    free(m->wal_path);
+    pthread_mutex_destroy(&m->w_mu);
+    pthread_cond_destroy(&m->w_turn);
     free(m->path);
     free(m);
 }
@@ -881,9 +992,8 @@ static meta_status bucket_read(conn *c, const char *name, meta_bucket *out)
 
 meta_status meta_bucket_create(meta_store *m, const meta_bucket *b, meta_bucket *existing)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     meta_bucket old;
     s = bucket_read(c, b->name, &old);
@@ -931,9 +1041,8 @@ static meta_status has_row(conn *c, int id, const char *name, bool *has)
 
 meta_status meta_bucket_delete(meta_store *m, const char *name)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     bool objects = false, uploads = false;
     s = bucket_read(c, name, NULL);
@@ -990,14 +1099,13 @@ meta_status meta_bucket_list(meta_store *m, meta_bucket_fn fn, void *cls)
 
 meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object *o)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
     s = bucket_exists(c, bucket);
     if (s == META_OK) s = object_write(c, bucket, o);
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, arena *a,
@@ -1050,9 +1158,8 @@ static meta_status run_one(conn *c, sqlite3_stmt *st, const char *what);
 meta_status meta_object_set_headers(meta_store *m, const char *bucket, const char *key, const char *etag,
                                     int64_t mtime_ms, const char *headers)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, ST_OBJ_SET_HEADERS);
     if (!st) s = META_ERROR;
@@ -1064,14 +1171,13 @@ meta_status meta_object_set_headers(meta_store *m, const char *bucket, const cha
         bind_text(st, 5, headers);
         s = run_one(c, st, "set object headers");
     }
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 meta_status meta_object_delete(meta_store *m, const char *bucket, const char *key)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     bool found;
     s = object_release_blobs(c, bucket, key, NULL, 0, &found);
@@ -1085,7 +1191,7 @@ meta_status meta_object_delete(meta_store *m, const char *bucket, const char *ke
             s = run(c, st, "delete object");
         }
     }
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 /* --- listing ----------------------------------------------------------------------------- */
@@ -1285,9 +1391,8 @@ meta_status meta_object_list(meta_store *m, const char *bucket, const meta_list_
 
 meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upload *u)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     s = bucket_exists(c, bucket);
     if (s == META_OK) {
@@ -1308,7 +1413,7 @@ meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upl
             sqlite3_reset(st);
         }
     }
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 /* Reads upload_id and checks that it belongs to bucket and (when key is not NULL) key. Fills u
@@ -1354,9 +1459,8 @@ meta_status meta_upload_get(meta_store *m, const char *bucket, const char *key,
 meta_status meta_part_put(meta_store *m, const char *bucket, const char *key,
                           const char *upload_id, const meta_part *p)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     s = upload_read(c, bucket, key, upload_id, NULL, NULL);
     sqlite3_stmt *st = NULL;
@@ -1385,7 +1489,7 @@ meta_status meta_part_put(meta_store *m, const char *bucket, const char *key,
         s = run(c, st, "write part");
     }
     if (s == META_OK) s = ref_add(c, p->blob_id);
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 meta_status meta_part_list(meta_store *m, const char *upload_id, int after, int max,
@@ -1489,10 +1593,9 @@ static meta_status upload_delete_rows(conn *c, const char *upload_id)
 meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *upload_id,
                                  const meta_object *o)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
+    conn *c;
     arena *a = arena_new(512);
-    meta_status s = tx_begin(c, true);
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) {
         arena_free(a);
         return s;
@@ -1523,7 +1626,7 @@ meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *
         obj.key = u.key;   /* the upload's key, whether or not the caller repeated it */
         s = object_write(c, bucket, &obj);
     }
-    s = tx_end(c, s);
+    s = w_end(c, s);
     free(parts);
     free(used);
     arena_free(a);
@@ -1533,9 +1636,8 @@ meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *
 meta_status meta_upload_abort(meta_store *m, const char *bucket, const char *key,
                               const char *upload_id)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     blob_id_t *parts = NULL;
     int nparts = 0;
@@ -1544,7 +1646,7 @@ meta_status meta_upload_abort(meta_store *m, const char *bucket, const char *key
     for (int i = 0; i < nparts && s == META_OK; i++) s = queue_blob(c, parts[i]);
     if (s == META_OK) s = upload_delete_rows(c, upload_id);
     free(parts);
-    return tx_end(c, s);
+    return w_end(c, s);
 }
 
 typedef struct up_entry {
@@ -1694,9 +1796,8 @@ static meta_status run_flag(conn *c, int id, const char *key, bool flag)
 /* A change of one row by key and flag, in its own transaction. */
 static meta_status iam_set_flag(meta_store *m, int id, const char *key, bool flag)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     return iam_commit(c, run_flag(c, id, key, flag));
 }
@@ -1704,9 +1805,8 @@ static meta_status iam_set_flag(meta_store *m, int id, const char *key, bool fla
 /* A delete of one row by key, in its own transaction. */
 static meta_status iam_delete_one(meta_store *m, int id, const char *key)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, id);
     if (!st) s = META_ERROR;
@@ -1756,9 +1856,8 @@ static meta_status user_read(conn *c, const char *name, meta_user *out)
 
 meta_status meta_user_create(meta_store *m, const meta_user *u)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, ST_USER_INSERT);
     if (!st) s = META_ERROR;
@@ -1788,9 +1887,8 @@ meta_status meta_user_set_disabled(meta_store *m, const char *name, bool disable
 
 meta_status meta_user_delete(meta_store *m, const char *name)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     meta_user u;
     s = user_read(c, name, &u);
@@ -1836,9 +1934,8 @@ static void key_from_row(sqlite3_stmt *st, meta_key *k)
 
 meta_status meta_key_create(meta_store *m, const meta_key *k)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     meta_user u;
     s = user_read(c, k->user, &u);
@@ -1931,9 +2028,8 @@ static meta_status policy_read(conn *c, const char *name, arena *a, const char *
 
 meta_status meta_policy_put(meta_store *m, const char *name, const char *json)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     return iam_commit(c, run_text(c, ST_POLICY_PUT, name, json ? json : ""));
 }
@@ -1949,9 +2045,8 @@ meta_status meta_policy_get(meta_store *m, const char *name, arena *a, const cha
 
 meta_status meta_policy_delete(meta_store *m, const char *name)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     s = policy_read(c, name, NULL, NULL, NULL);
     bool attached = false;
@@ -1999,9 +2094,8 @@ meta_status meta_user_policies(meta_store *m, const char *user, meta_name_fn fn,
 
 meta_status meta_policy_attach(meta_store *m, const char *user, const char *policy, bool builtin)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     arena *a = arena_new(256);
     meta_user u;
@@ -2017,9 +2111,8 @@ meta_status meta_policy_attach(meta_store *m, const char *user, const char *poli
 
 meta_status meta_policy_detach(meta_store *m, const char *user, const char *policy)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, ST_DETACH);
     if (!st) s = META_ERROR;
@@ -2033,9 +2126,8 @@ meta_status meta_policy_detach(meta_store *m, const char *user, const char *poli
 
 meta_status meta_bucket_policy_put(meta_store *m, const char *bucket, const char *json)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
     s = bucket_exists(c, bucket);
@@ -2066,9 +2158,8 @@ meta_status meta_bucket_policy_delete(meta_store *m, const char *bucket)
 
 meta_status meta_bucket_set_acl(meta_store *m, const char *bucket, const char *acl)
 {
-    conn *c = conn_get(m);
-    if (!c) return META_ERROR;
-    meta_status s = tx_begin(c, true);
+    conn *c;
+    meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, ST_BUCKET_SET_ACL);
     if (!st) s = META_ERROR;
@@ -2084,9 +2175,8 @@ meta_status meta_bucket_set_acl(meta_store *m, const char *bucket, const char *a
 
 int meta_gc_take(meta_store *m, char (*ids)[META_BLOB_ID_LEN + 1], int max)
 {
-    conn *c = conn_get(m);
-    if (!c || max <= 0) return 0;
-    if (tx_begin(c, true) != META_OK) return 0;
+    conn *c;
+    if (max <= 0 || w_begin(m, &c) != META_OK) return 0;
     sqlite3_stmt *st = stmt(c, ST_GC_PEEK);
     meta_status s = st ? META_OK : META_ERROR;
     int n = 0, rc = SQLITE_DONE;
@@ -2104,7 +2194,7 @@ int meta_gc_take(meta_store *m, char (*ids)[META_BLOB_ID_LEN + 1], int max)
             s = run(c, st, "take from gc queue");
         }
     }
-    return tx_end(c, s) == META_OK ? n : 0;
+    return w_end(c, s) == META_OK ? n : 0;
 }
 
 bool meta_blob_referenced(meta_store *m, const char *blob_id)

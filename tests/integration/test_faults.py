@@ -727,10 +727,6 @@ def test_blob_fsync_failure(server_factory, bucket_name, fsync_shim, mode):
     assert p.returncode == 0, p.stdout.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: the group commit syncs the WAL after COMMIT (meta_sqlite.c "
-                   "tx_end -> group_sync); when that fdatasync fails the client gets 500 InternalError but the "
-                   "row is already committed and visible (and may be durable); for a blob-backed object the "
-                   "request's cleanup then removes the blob, leaving a dangling row (GET 500, scrub: dangling)")
 @pytest.mark.parametrize("size", [1000, 200 * KiB], ids=["inline", "blob"])
 def test_metadata_sync_failure_leaves_nothing_visible(server_factory, bucket_name, fsync_shim, size):
     """The metadata log's fdatasync fails: the PUT must fail, and then nothing of it may show."""

@@ -545,6 +545,35 @@ def test_anonymous_read_by_bucket_policy(server, bucket_name):
     assert_denied(anon.get(pub, "hello.txt"))
 
 
+def test_missing_bucket_is_no_such_bucket_to_anyone(server, admin):
+    """As S3: a bucket that does not exist answers NoSuchBucket whoever asks (anonymous, or a
+    user with no permission at all); only creating one is refused without permission."""
+    name = "no-such-bucket-" + _rnd()
+    anon = server.client("anon")
+    guest = admin.user()
+    for c in (anon, guest.raw()):
+        for r in (c.get(name), c.get(name, "k"), c.put(name, "k", b"x"), c.delete(name, "k"),
+                  c.get(name, query="acl")):
+            assert r.status == 404 and wc.xtext(r.xml(), "Code") == "NoSuchBucket", (r.status, r.body[:300])
+        assert c.head(name, "k").status == 404
+    assert_denied(guest.raw().create_bucket(name))
+    assert_denied(anon.create_bucket(name))
+    assert server.client("aws4").head(name).status == 404
+
+
+def test_listing_shows_the_bucket_owner_not_the_reader(server, admin, bucket):
+    """Objects belong to the bucket's owner (S3's bucket-owner-enforced default): a reader who
+    lists them sees that owner, not itself."""
+    server.boto().put_object(Bucket=bucket, Key="owned", Body=b"x")
+    reader = admin.user("WSCloudWOSReadOnlyAccess")
+    v1 = reader.boto().list_objects(Bucket=bucket)["Contents"]
+    v2 = reader.boto().list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"]
+    acl = server.boto().get_object_acl(Bucket=bucket, Key="owned")["Owner"]["ID"]
+    for entries in (v1, v2):
+        owners = {e["Owner"]["ID"] for e in entries if e["Key"] == "owned"}
+        assert owners == {acl} and acl != reader.name, (owners, acl)
+
+
 def test_bucket_policy_principal_user(server, admin, bucket):
     """A bucket policy can grant a named user; Deny in it beats the user's own Allow."""
     root = server.boto()

@@ -760,6 +760,49 @@ static void test_concurrent_puts(void **state)
     assert_false(t);
 }
 
+/* Changes that fail, mixed with changes that succeed, from many threads at once: the writer
+ * batches them, and each must get its own answer and leave its own effect only. */
+static void *mixed_many(void *p)
+{
+    worker *w = p;
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "m%d/%04d", w->id, i);
+        meta_object o = {.key = key, .size = 1, .mtime_ms = i, .headers = "", .inline_data = "x"};
+        snprintf(o.storage_class, sizeof o.storage_class, "STANDARD");
+        if (meta_object_put(w->m, "b", &o) != META_OK) w->failures++;
+        if (meta_object_put(w->m, "no-such-bucket", &o) != META_NOT_FOUND) w->failures++;
+        if (meta_object_delete(w->m, "b", "never-written") != META_NOT_FOUND) w->failures++;
+        if (i % 2 && meta_object_delete(w->m, "b", key) != META_OK) w->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_mixed_outcomes(void **state)
+{
+    fixture *f = *state;
+    enum { N = 16 };
+    pthread_t th[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){.m = f->m, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, mixed_many, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    int n = 0;
+    bool t;
+    const char *last;
+    meta_list_query q = {.prefix = "m", .after = "", .max = 1000};
+    assert_int_equal(meta_object_list(f->m, "b", &q, f->a, count_cb, &n, &t, &last), META_OK);
+    assert_int_equal(n, N * 50);
+    assert_false(t);
+    meta_bucket b;
+    assert_int_equal(meta_bucket_get(f->m, "no-such-bucket", &b), META_NOT_FOUND);
+}
+
 /* Threads that stay alive while the store closes: meta_close closes their connections. */
 static pthread_barrier_t barrier;
 static void *put_and_wait(void *p)
@@ -813,6 +856,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_mixed_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
