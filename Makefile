@@ -6,6 +6,8 @@
 #   make asan       sanitizer build: build/asan/wosd
 #   make unit       unit tests of the release build only
 #   make bench      wosd against nginx on loopback, figures with ratios (tests/bench/bench.mk)
+#   make lint       cppcheck and clang-tidy over src/ (scripts/lint.sh; checks in .clang-tidy)
+#   make valgrind-unit  the unit tests of the release build under Valgrind memcheck, no leak allowed
 CC      ?= cc
 PKGS     = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson libzstd
 CSTD     = -std=c17 -D_GNU_SOURCE
@@ -31,7 +33,7 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test asan unit deps deps-test clean
+.PHONY: all run test asan unit deps deps-test clean lint valgrind-unit
 all: $(BUILD)/wosd
 
 $(BUILD)/wosd: $(OBJS)
@@ -61,6 +63,12 @@ asan: deps
 
 unit: all unit-bins
 	@bash scripts/run-tests.sh unit build
+
+lint:
+	@bash scripts/lint.sh
+
+valgrind-unit: all unit-bins
+	@bash scripts/run-tests.sh valgrind build
 
 test: deps-test
 	@$(MAKE) --no-print-directory all unit-bins

@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libxml2-dev libisal-dev libjansson-dev libzstd-dev"
-test_pkgs="clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone curl"
+test_pkgs="clang libclang-rt-14-dev libcmocka-dev cppcheck clang-tidy valgrind python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone curl"
 pkgs="$build_pkgs"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
 missing=""

@@ -709,7 +709,7 @@ static long long count_tmp(const char *dir)
     long long n = 0;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) n++;
     closedir(d);
     return n;
 }

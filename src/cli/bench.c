@@ -653,7 +653,7 @@ int cli_bench(int argc, char **argv)
     rs.ctx.workers = calloc((size_t)cfg.threads, sizeof *rs.ctx.workers);
     rs.phases = calloc((size_t)cfg.threads, sizeof *rs.phases);
     rs.tids = calloc((size_t)cfg.threads, sizeof *rs.tids);
-    if (!rs.ctx.workers || !rs.phases || !rs.tids) return 1;
+    if (!rs.ctx.workers || !rs.phases || !rs.tids) abort();   /* out of memory, as everywhere */
     for (int i = 0; i < cfg.threads; i++)
         if (bench_worker_init(&rs.ctx.workers[i], &rs.ctx, i) != 0) {
             fprintf(stderr, "wosd bench: cannot set up worker %d\n", i);

@@ -239,9 +239,9 @@ static const char *resource_rest(const char *s)
     return NULL;
 }
 
-static int compile_resources(cc *c, json_t *v, bool not, iam_stmt *st)
+static int compile_resources(cc *c, json_t *v, bool negated, iam_stmt *st)
 {
-    const char *what = not ? "NotResource" : "Resource";
+    const char *what = negated ? "NotResource" : "Resource";
     const char **list;
     size_t n;
     if (str_list(c, v, what, false, &list, &n) < 0) return -1;
@@ -253,7 +253,7 @@ static int compile_resources(cc *c, json_t *v, bool not, iam_stmt *st)
                            "\"wsc:wos:*:*:bucket[/key]\"", what, shown(c, list[i]));
         if (!*rest) return fail(c, "invalid %s \"%s\": no bucket", what, shown(c, list[i]));
         const char *b = c->o->bucket;
-        if (b && !not) {
+        if (b && !negated) {
             size_t bl = strlen(b);
             if (strncmp(rest, b, bl) != 0 || (rest[bl] != 0 && rest[bl] != '/'))
                 return fail(c, "Resource \"%s\" is outside bucket %s", shown(c, list[i]), b);
@@ -262,15 +262,15 @@ static int compile_resources(cc *c, json_t *v, bool not, iam_stmt *st)
     }
     st->res = pats;
     st->nres = (uint32_t)n;
-    st->not_resource = not;
+    st->not_resource = negated;
     return 0;
 }
 
 /* --- actions ---------------------------------------------------------------------------------- */
 
-static int compile_actions(cc *c, json_t *v, bool not, iam_stmt *st)
+static int compile_actions(cc *c, json_t *v, bool negated, iam_stmt *st)
 {
-    const char *what = not ? "NotAction" : "Action";
+    const char *what = negated ? "NotAction" : "Action";
     const char **list;
     size_t n;
     if (str_list(c, v, what, false, &list, &n) < 0) return -1;
@@ -286,7 +286,7 @@ static int compile_actions(cc *c, json_t *v, bool not, iam_stmt *st)
         }
         mask |= m;
     }
-    st->actions = not ? (~mask & IAM_ALL_ACTIONS) : mask;
+    st->actions = negated ? (~mask & IAM_ALL_ACTIONS) : mask;
     return 0;
 }
 
@@ -322,11 +322,11 @@ static int add_principal(cc *c, const char *s, iam_principals *p, const char **u
     return 0;
 }
 
-static int compile_principal(cc *c, json_t *v, bool not, iam_stmt *st)
+static int compile_principal(cc *c, json_t *v, bool negated, iam_stmt *st)
 {
-    const char *what = not ? "NotPrincipal" : "Principal";
+    const char *what = negated ? "NotPrincipal" : "Principal";
     iam_principals *p = &st->prin;
-    st->prin_mode = not ? PRIN_NOT : PRIN_ONLY;
+    st->prin_mode = negated ? PRIN_NOT : PRIN_ONLY;
     if (json_is_string(v)) {
         if (strcmp(json_string_value(v), "*") != 0)
             return fail(c, "%s must be \"*\" or an object such as {\"AWS\": [...]}", what);

@@ -6,6 +6,7 @@
  * decision, not ours. */
 #include "s3/auth.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "s3/auth_internal.h"
@@ -112,8 +113,7 @@ static bool has_v4_query(const qlist *q, const char *prefix)
     static const char *const names[] = {"Algorithm", "Credential", "Signature"};
     char key[32];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        strcpy(key, prefix);
-        strcat(key, names[i]);
+        snprintf(key, sizeof key, "%s%s", prefix, names[i]);
         if (has_param(q, key)) return true;
     }
     return false;

@@ -60,10 +60,11 @@ void sigv4_signing_key(bool flavor_wos, const char *secret, const char *date8, c
     explicit_bzero(k, sizeof k);
     if (cacheable) {
         key_cache.wos = flavor_wos;
-        strcpy(key_cache.secret, secret);
-        strcpy(key_cache.date8, date8);
-        strcpy(key_cache.region, region);
-        strcpy(key_cache.service, service);
+        /* (cacheable: each fits, as checked above) */
+        snprintf(key_cache.secret, sizeof key_cache.secret, "%s", secret);
+        snprintf(key_cache.date8, sizeof key_cache.date8, "%s", date8);
+        snprintf(key_cache.region, sizeof key_cache.region, "%s", region);
+        snprintf(key_cache.service, sizeof key_cache.service, "%s", service);
         memcpy(key_cache.key, out, 32);
         key_cache.valid = true;
     }
@@ -413,8 +414,8 @@ static s3_err v4_check(const v4 *v, const v4_parts *pp)
     snprintf(scope, sizeof scope, "%s/%s/%s/%s", date8, region, service, term);
 
     /* The candidate forms of each part, the documented one first. */
-    const char *uris[MAX_CANDIDATES], *queries[MAX_CANDIDATES], *hdrs[MAX_CANDIDATES],
-        *payloads[MAX_CANDIDATES];
+    const char *uris[MAX_CANDIDATES] = {0}, *queries[MAX_CANDIDATES] = {0}, *hdrs[MAX_CANDIDATES] = {0},
+               *payloads[MAX_CANDIDATES] = {0};
     size_t nu = 0, nq = 0, nhd = 0, npl = 0;
 
     const char *path = http_path_raw(ar->r);

@@ -493,7 +493,7 @@ static int decide(s3_req *q, tcache *c, const iam_request *r, const char *obj_he
     c_bucket *b = NULL;
     if (r->bucket && !(b = bucket_get(c, r->bucket))) return -1;
 
-    iam_why w;
+    iam_why w = {0};
     iam_decision id = IAM_NONE, bd = IAM_NONE;
     if (u && u->n)
         id = optimistic ? iam_evaluate_optimistic(u->pols, u->n, r) : iam_evaluate_why(u->pols, u->n, r, &w);

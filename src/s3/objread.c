@@ -90,9 +90,10 @@ s3_err s3_object_body(s3_req *q, const meta_object *o, int64_t off, int64_t len)
         return S3E_OK;
     }
     ext_reader *r = calloc(1, sizeof *r);
+    if (!r) abort();
     r->ext = malloc((size_t)o->nextents * sizeof *r->ext);
     r->start = malloc((size_t)o->nextents * sizeof *r->start);
-    if (!r || !r->ext || !r->start) abort();
+    if (!r->ext || !r->start) abort();
     memcpy(r->ext, o->extents, (size_t)o->nextents * sizeof *r->ext);
     int64_t at = 0;
     for (int i = 0; i < o->nextents; i++) {

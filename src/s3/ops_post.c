@@ -101,7 +101,7 @@ static s3_err check_policy(s3_req *q, post_state *s, const char *policy_b64)
                 name = k;
                 want = json_string_value(v);
             }
-            if (*name == '$') name++;
+            if (name && *name == '$') name++;
         } else if (json_is_array(c) && json_array_size(c) == 3) {
             op = json_string_value(json_array_get(c, 0));
             if (op && !strcasecmp(op, "content-length-range")) {
@@ -119,7 +119,7 @@ static s3_err check_policy(s3_req *q, post_state *s, const char *policy_b64)
             if (!name || *name != '$') name = NULL;
             else name++;
         }
-        if (!name || !want || !op || (strcasecmp(op, "eq") && strcasecmp(op, "starts-with"))) {
+        if (!name || !want || !op || (strcasecmp(op, "eq") != 0 && strcasecmp(op, "starts-with") != 0)) {
             e = s3_fail(q, S3E_InvalidArgument, "Invalid Policy: Invalid Simple-Condition.");
             break;
         }
@@ -169,7 +169,7 @@ static s3_err check_signature(s3_req *q, post_state *s, const char *policy)
             if (!c && i < 4) return s3_fail(q, S3E_InvalidArgument, "Invalid credential.");
             if (c) *c++ = 0;
         }
-        if (c || strcmp(parts[3], wos ? "wos" : "s3") || strcmp(parts[4], wos ? "wos_request" : "aws4_request") ||
+        if (c || strcmp(parts[3], wos ? "wos" : "s3") != 0 || strcmp(parts[4], wos ? "wos_request" : "aws4_request") != 0 ||
             strlen(parts[1]) != 8 || strncmp(date, parts[1], 8) != 0)
             return s3_fail(q, S3E_InvalidArgument, "Invalid credential.");
         if (strcmp(parts[2], q->cfg->region) != 0)

@@ -66,7 +66,9 @@ static bool repeated_header(const http_req *r, const char *name)
 }
 
 /* RFC 9110 §5.1: a field name is a token. libmicrohttpd keeps "Content-Length " (a space
- * before the colon) as a header of that name, which no one then takes for the framing. */
+ * before the colon) as a header of that name, which no one then takes for the framing; and it
+ * merges a folded continuation line (obs-fold, RFC 9112 §5.2) into the *name*: "X-A: v\r\n w"
+ * arrives as a name with a colon and spaces in it. */
 static bool is_token(const char *s)
 {
     if (!*s) return false;
@@ -115,7 +117,8 @@ const char *http_framing_error(const http_req *r, bool *unsupported)
     const char *cl = NULL, *te = NULL;
     for (size_t i = 0; i < r->nhdrs; i++) {
         const char *name = r->hdrs[i].name, *value = r->hdrs[i].value;
-        if (!is_token(name)) return "A header field name must be a token, with no whitespace before the colon.";
+        if (!is_token(name))
+            return "A header field name must be a token: no whitespace before the colon, no folded lines.";
         if (strcasecmp(name, "content-length") == 0) {
             if (cl && strcmp(cl, value) != 0) return "Content-Length must not be sent twice with different values.";
             cl = value;

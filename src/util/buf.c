@@ -6,7 +6,7 @@
 
 static void reserve(buf *b, size_t extra)
 {
-    if (b->cap - b->len > extra) return;
+    if (b->data && b->cap - b->len > extra) return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len <= extra) cap *= 2;
     char *d = realloc(b->data, cap);

@@ -233,6 +233,8 @@ SMUGGLING = {
     "te-unknown": (b"Transfer-Encoding: xchunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
     "te-folded": (b"Content-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\n", b"0\r\n\r\n"),
     "cl-folded": (b"Content-Length:\r\n 5\r\n", b"hello"),
+    "cl-value-folded": (b"Content-Length: 5\r\n 0\r\n", b"hello"),
+    "te-value-folded": (b"Transfer-Encoding: chunked\r\n , identity\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
     "cl-tab-before-colon": (b"Content-Length\t: 5\r\n", b"hello"),
     "te-twice": (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
     "te-gzip-chunked": (b"Transfer-Encoding: gzip, chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
