@@ -95,13 +95,17 @@ static void blob_rel_path_z(const char *id, char out[REL_Z_LEN])
     snprintf(out, REL_Z_LEN, "%.2s/%.32s" ZST_SUFFIX, id, id);
 }
 
-static int fsync_fd(int fd) { return fsync(fd) == 0 ? 0 : -errno; }
+/* The failed call's error as a negative errno; never 0, so that a failure can never read as
+ * success (a call that fails without setting errno is reported as EIO). */
+static int err_no(void) { return errno > 0 ? -errno : -EIO; }
+
+static int fsync_fd(int fd) { return fsync(fd) == 0 ? 0 : err_no(); }
 
 static int open_dir_at(int at, const char *name, int *out)
 {
-    if (mkdirat(at, name, 0700) != 0 && errno != EEXIST) return -errno;
+    if (mkdirat(at, name, 0700) != 0 && errno != EEXIST) return err_no();
     int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    if (fd < 0) return err_no();
     *out = fd;
     return 0;
 }
@@ -110,10 +114,10 @@ static int open_dir_at(int at, const char *name, int *out)
 static int empty_tmp(tier *b)
 {
     int fd = dup(b->tmp_fd);
-    if (fd < 0) return -errno;
+    if (fd < 0) return err_no();
     DIR *d = fdopendir(fd);
     if (!d) {
-        int e = -errno;
+        int e = err_no();
         close(fd);
         return e;
     }
@@ -122,7 +126,7 @@ static int empty_tmp(tier *b)
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         if (unlinkat(b->tmp_fd, de->d_name, 0) == 0) removed++;
-        else if (errno != ENOENT) rc = -errno;
+        else if (errno != ENOENT) rc = err_no();
     }
     closedir(d);
     if (removed) log_info("blob: removed %d unfinished temporary file(s)", removed);
@@ -149,10 +153,10 @@ static int mkdir_p(const char *path)
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return err_no();
         *p = '/';
     }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return err_no();
     return 0;
 }
 
@@ -164,7 +168,7 @@ static int tier_open(tier *t, const char *dir, bool durable)
     int rc = mkdir_p(dir);
     if (rc) return rc;
     int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) return -errno;
+    if (root < 0) return err_no();
     rc = open_dir_at(root, "blobs", &t->blobs_fd);
     if (rc == 0) rc = open_dir_at(root, "tmp", &t->tmp_fd);
     if (rc == 0 && durable) rc = fsync_fd(root);   /* blobs/ and tmp/ may be new */
@@ -200,19 +204,19 @@ static int write_tiers_conf(const char *dir, char (*paths)[4096])
     snprintf(name, sizeof name, "%s/tiers.conf", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", name);
     FILE *f = fopen(tmp, "w");
-    if (!f) return -errno;
+    if (!f) return err_no();
     for (int t = 1; t < BLOB_TIERS; t++)
         if (paths[t][0]) fprintf(f, "%d=%s\n", t, paths[t]);
-    int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
-    if (fclose(f) != 0 && rc == 0) rc = -errno;
-    if (rc == 0 && rename(tmp, name) != 0) rc = -errno;
+    int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : err_no();
+    if (fclose(f) != 0 && rc == 0) rc = err_no();
+    if (rc == 0 && rename(tmp, name) != 0) rc = err_no();
     return rc;
 }
 
 int blob_open_tiers(const char *dir, const char *const tier_dirs[BLOB_TIERS], bool durable, blob_store **out)
 {
     *out = NULL;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return err_no();
     blob_store *b = calloc(1, sizeof *b);
     if (!b) return -ENOMEM;
     b->durable = durable;
@@ -318,7 +322,7 @@ int blob_writer_new_in(blob_store *bs, int t, blob_writer **out)
         w->fd = openat(b->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd >= 0) break;
         if (errno != EEXIST || tries == 8) {
-            int e = -errno;
+            int e = err_no();
             free(w);
             return e;
         }
@@ -334,7 +338,7 @@ int blob_write(blob_writer *w, const void *p, size_t n)
         ssize_t k = write(w->fd, c, n);
         if (k < 0) {
             if (errno == EINTR) continue;
-            return -errno;
+            return err_no();
         }
         if (k == 0) return -EIO;   /* a regular file that takes nothing: give up, don't spin */
         c += k;
@@ -360,9 +364,9 @@ static int rename_into_place(blob_writer *w, char id[META_BLOB_ID_LEN + 1], int 
         if (errno == EINVAL || errno == ENOSYS) {
             /* A file system without RENAME_NOREPLACE: a 128-bit random id is unique enough. */
             if (renameat(w->b->tmp_fd, w->tmp_name, *dir_fd, name) == 0) return 0;
-            return -errno;
+            return err_no();
         }
-        if (errno != EEXIST || tries == 8) return -errno;
+        if (errno != EEXIST || tries == 8) return err_no();
     }
 }
 
@@ -371,7 +375,7 @@ int blob_writer_commit(blob_writer *w, char id[META_BLOB_ID_LEN + 1])
     int rc = 0, dir_fd = -1;
     if (w->b->durable) rc = fsync_fd(w->fd);
     /* close can report a deferred write error (NFS and the like); it closes the fd either way. */
-    if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = -errno;
+    if (close(w->fd) != 0 && rc == 0 && errno != EINTR) rc = err_no();
     w->fd = -1;
     if (rc == 0) rc = rename_into_place(w, id, &dir_fd);
     if (rc == 0 && w->b->durable) rc = fsync_fd(dir_fd);
@@ -394,18 +398,18 @@ void blob_writer_abort(blob_writer *w)
     free(w);
 }
 
-/* An unnamed temporary file in the tier's tmp/ (gone when closed), or -errno. */
+/* An unnamed temporary file in the tier's tmp/ (gone when closed), or err_no(). */
 static int tmp_unnamed(tier *t)
 {
     int f = openat(t->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (f >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return f >= 0 ? f : -errno;
+    if (f >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return f >= 0 ? f : err_no();
     /* No O_TMPFILE here: a named file, unlinked at once. */
     char name[2 * TMP_NAME_HEX + sizeof ".ztmp"];
     char hex[2 * TMP_NAME_HEX + 1];
     random_hex_upper(TMP_NAME_HEX, hex);
     snprintf(name, sizeof name, "%s.ztmp", hex);
     f = openat(t->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (f < 0) return -errno;
+    if (f < 0) return err_no();
     unlinkat(t->tmp_fd, name, 0);
     return f;
 }
@@ -416,7 +420,7 @@ static int write_all(int fd, const void *p, size_t n)
     while (n > 0) {
         ssize_t k = write(fd, c, n);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return k < 0 ? -errno : -EIO;
+        if (k <= 0) return k < 0 ? err_no() : -EIO;
         c += k;
         n -= (size_t)k;
     }
@@ -442,7 +446,7 @@ static int zst_open(tier *t, int zf, int *fd, uint64_t *size)
         ssize_t n = read(zf, in, ZST_CHUNK);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            rc = -errno;
+            rc = err_no();
             break;
         }
         if (n == 0) break;
@@ -486,18 +490,18 @@ int blob_open_read(blob_store *b, const char *id, int *fd, uint64_t *size)
     int f = -1;
     for (int t = 0; t < BLOB_TIERS && f < 0; t++) {
         f = openat(b->t[t].blobs_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (f < 0 && errno != ENOENT) return -errno;
+        if (f < 0 && errno != ENOENT) return err_no();
     }
     if (f < 0) {
         char relz[REL_Z_LEN];
         blob_rel_path_z(id, relz);
         tier *at = &b->t[BLOB_TIER_ARCHIVE];
         int zf = openat(at->blobs_fd, relz, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (zf < 0) return errno == ENOENT ? -ENOENT : -errno;
+        if (zf < 0) return errno == ENOENT ? -ENOENT : err_no();
         return zst_open(at, zf, fd, size);
     }
     struct stat st;
-    int e = fstat(f, &st) != 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+    int e = fstat(f, &st) != 0 ? err_no() : !S_ISREG(st.st_mode) ? -EINVAL : 0;
     if (e != 0) {
         close(f);
         return e;
@@ -527,15 +531,15 @@ int blob_remove(blob_store *b, const char *id)
     char rel[3 + META_BLOB_ID_LEN + 1];
     blob_rel_path(id, rel);
     for (int t = 0; t < BLOB_TIERS; t++)
-        if (unlinkat(b->t[t].blobs_fd, rel, 0) != 0 && errno != ENOENT) return -errno;
+        if (unlinkat(b->t[t].blobs_fd, rel, 0) != 0 && errno != ENOENT) return err_no();
     char relz[REL_Z_LEN];
     blob_rel_path_z(id, relz);
-    if (unlinkat(b->t[BLOB_TIER_ARCHIVE].blobs_fd, relz, 0) != 0 && errno != ENOENT) return -errno;
+    if (unlinkat(b->t[BLOB_TIER_ARCHIVE].blobs_fd, relz, 0) != 0 && errno != ENOENT) return err_no();
     return 0;
 }
 
 /* Compresses size bytes of fd `in` into w (a writer of the Archive tier). 1 when the result
- * is worth keeping (a tenth smaller), 0 when not, or -errno. */
+ * is worth keeping (a tenth smaller), 0 when not, or err_no(). */
 static int zst_compress(int in, uint64_t size, blob_writer *w)
 {
     ZSTD_CCtx *cc = ZSTD_createCCtx();
@@ -555,7 +559,7 @@ static int zst_compress(int in, uint64_t size, blob_writer *w)
             n = pread(in, ibuf, ZST_CHUNK, (off_t)done);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
-                rc = n < 0 ? -errno : -EIO;   /* shorter than it was: never a short copy */
+                rc = n < 0 ? err_no() : -EIO;   /* shorter than it was: never a short copy */
                 break;
             }
             done += (uint64_t)n;
@@ -584,15 +588,15 @@ static int zst_compress(int in, uint64_t size, blob_writer *w)
 int blob_copy(blob_store *b, const char *id, int t, char new_id[META_BLOB_ID_LEN + 1])
 {
     new_id[0] = 0;
-    int in;
-    uint64_t size;
+    int in = -1;
+    uint64_t size = 0;
     int rc = blob_open_read(b, id, &in, &size);
     if (rc) return rc;
     blob_writer *w;
     if (t == BLOB_TIER_ARCHIVE && size >= ZST_MIN && size <= ZST_MAX) {
-        if ((rc = blob_writer_new_in(b, t, &w))) {
+        if ((rc = blob_writer_new_in(b, t, &w)) || !w) {   /* !w: for the analyzer */
             close(in);
-            return rc;
+            return rc ? rc : -ENOMEM;
         }
         rc = zst_compress(in, size, w);
         if (rc == 1) {
@@ -606,9 +610,9 @@ int blob_copy(blob_store *b, const char *id, int t, char new_id[META_BLOB_ID_LEN
             return rc;
         }
     }
-    if ((rc = blob_writer_new_in(b, t, &w))) {
+    if ((rc = blob_writer_new_in(b, t, &w)) || !w) {
         close(in);
-        return rc;
+        return rc ? rc : -ENOMEM;
     }
     /* copy_file_range lets the kernel (or the file system, by reflink) move the bytes; a plain
      * read/write loop where it cannot (another file system: EXDEV on older kernels). */
@@ -634,7 +638,7 @@ int blob_copy(blob_store *b, const char *id, int t, char new_id[META_BLOB_ID_LEN
         }
         if (k < 0) {
             if (errno == EINTR) continue;
-            rc = -errno;
+            rc = err_no();
         } else if (k == 0) {
             rc = -EIO;   /* the source is shorter than it was: never commit a short copy */
         } else {
@@ -655,10 +659,10 @@ static int scan_fan(tier *b, const char *fan, int64_t before_sec, blob_scan_fn f
                     void *cls)
 {
     int fd = openat(b->blobs_fd, fan, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return errno == ENOENT ? 0 : -errno;
+    if (fd < 0) return errno == ENOENT ? 0 : err_no();
     DIR *d = fdopendir(fd);
     if (!d) {
-        int e = -errno;
+        int e = err_no();
         close(fd);
         return e;
     }

@@ -5,13 +5,15 @@
  * database runs in WAL mode, so readers never wait for the writer.
  *
  * Writes share one connection, the writer, and commit in batches (group commit). A writing
- * thread waits for its turn on the writer, runs its change inside a savepoint of the batch
- * transaction, and then, if other threads are waiting for a turn, hands the writer on and sleeps
- * until the batch commits; the last one in commits for everybody. In durable mode the writer
- * runs synchronous=FULL, so the commit includes the fsync of the log and nothing of a batch is
- * visible to readers before it is on disk: a failed flush fails the whole batch and shows none
- * of it. While one batch is flushing, the next forms behind it, so the number of requests that
- * share one flush grows with the load. A change that fails rolls back its own savepoint only.
+ * thread waits for its turn on the writer (first come, first served), runs its change inside a
+ * savepoint of the batch transaction, and then, if other threads are waiting for a turn, hands
+ * the writer on and sleeps until the batch commits; the last one in commits for everybody. In
+ * durable mode the writer runs synchronous=FULL, so the commit includes the fsync of the log and
+ * nothing of a batch is visible to readers before it is on disk: a failed flush fails the whole
+ * batch and shows none of it. While one batch is flushing, the threads that arrive queue for the
+ * turn and make up the next, so the number of requests that share one flush grows with the
+ * load. A change that fails rolls back its own savepoint only, but still waits for the batch:
+ * what it saw (a name taken, a bucket not empty) may be another change of the same batch.
  *
  * Blob bookkeeping: every blob id a row points at (object extents and parts) is also a row of
  * blob_refs, maintained in the same transactions, so "is this blob referenced?" — asked once
@@ -276,6 +278,12 @@ typedef struct conn {
     struct conn *prev, *next;   /* the store's registry */
 } conn;
 
+/* A thread waiting for the writer's turn (on its own stack), in the FIFO of m->w_queue. */
+typedef struct wwait {
+    sem_t go;                   /* posted when the turn is handed to this thread */
+    struct wwait *next;
+} wwait;
+
 /* A change waiting for its batch to commit (on the stack of the thread that made it). */
 typedef struct wjob {
     meta_status s;
@@ -298,9 +306,9 @@ struct meta_store {
      * w_sp. The rest is guarded by w_mu. */
     conn *w;
     pthread_mutex_t w_mu;
-    pthread_cond_t w_turn;      /* the turn is free */
-    bool w_busy;
-    int w_waiting;              /* threads waiting for the turn */
+    bool w_busy;                /* some thread holds the turn */
+    wwait *w_queue, *w_queue_tail;   /* threads waiting for it, oldest first */
+    int w_waiting;              /* their number */
     bool w_open;                /* the batch transaction is open */
     wjob *w_batch;              /* changes done in it, waiting for its commit */
     int w_nbatch;
@@ -511,16 +519,16 @@ static meta_status tx_end(conn *c, meta_status s)
 
 /* --- the writer: changes in batches ------------------------------------------------------- */
 
-/* Ends the batch: commits it (when it holds changes) and tells every change in it how it went.
- * Called by the holder of the turn, with w_mu held; returns with it held. */
+/* Ends the batch: commits it and tells every change in it how it went — its own answer when the
+ * commit succeeds, META_ERROR when it does not (even a "not found" was read from changes that
+ * are now gone). Called by the holder of the turn, with w_mu held; returns with it held. */
 static void batch_finish(meta_store *m)
 {
     conn *c = m->w;
     meta_status s = META_OK;
     if (m->w_open) {
         pthread_mutex_unlock(&m->w_mu);
-        if (m->w_batch) s = run_id(c, ST_COMMIT);
-        else s = META_ERROR;   /* nothing to keep */
+        s = run_id(c, ST_COMMIT);
         if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
         release(c);
         pthread_mutex_lock(&m->w_mu);
@@ -535,11 +543,28 @@ static void batch_finish(meta_store *m)
     m->w_nbatch = 0;
 }
 
-/* Gives the turn to the next waiting thread. With w_mu held. */
+/* The batch transaction is gone (SQLite rolled it back after an I/O error or a full disk):
+ * every change in it is lost. With w_mu held. */
+static void batch_lost(meta_store *m)
+{
+    m->w_open = false;
+    for (wjob *j = m->w_batch; j; j = j->next) j->s = META_ERROR;
+    batch_finish(m);
+}
+
+/* Gives the turn to the longest-waiting thread, or frees it. With w_mu held. The turn passes
+ * straight to one thread (FIFO): nobody can overtake a waiter, and only that one wakes. */
 static void turn_pass(meta_store *m)
 {
-    m->w_busy = false;
-    pthread_cond_signal(&m->w_turn);
+    wwait *next = m->w_queue;
+    if (!next) {
+        m->w_busy = false;
+        return;
+    }
+    m->w_queue = next->next;
+    if (!m->w_queue) m->w_queue_tail = NULL;
+    m->w_waiting--;
+    sem_post(&next->go);   /* w_busy stays true: the turn is theirs */
 }
 
 /* Takes the writer's turn and opens a savepoint for one change in the batch transaction
@@ -548,15 +573,26 @@ static void turn_pass(meta_store *m)
 static meta_status w_begin(meta_store *m, conn **out)
 {
     pthread_mutex_lock(&m->w_mu);
-    m->w_waiting++;
-    while (m->w_busy) pthread_cond_wait(&m->w_turn, &m->w_mu);
-    m->w_waiting--;
-    m->w_busy = true;
-    pthread_mutex_unlock(&m->w_mu);
+    if (!m->w_busy) {
+        m->w_busy = true;
+        pthread_mutex_unlock(&m->w_mu);
+    } else {
+        wwait me = {.next = NULL};
+        sem_init(&me.go, 0, 0);
+        if (m->w_queue_tail) m->w_queue_tail->next = &me;
+        else m->w_queue = &me;
+        m->w_queue_tail = &me;
+        m->w_waiting++;
+        pthread_mutex_unlock(&m->w_mu);
+        while (sem_wait(&me.go) != 0) continue;   /* EINTR */
+        sem_destroy(&me.go);
+    }
 
     conn *c = m->w;
     meta_status s = META_OK;
     if (!m->w_open) {
+        /* A transaction left open by a failed rollback would refuse every BEGIN from now on. */
+        if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
         s = run_id(c, ST_BEGIN_WRITE);
         m->w_open = s == META_OK;
     }
@@ -565,51 +601,50 @@ static meta_status w_begin(meta_store *m, conn **out)
         *out = c;
         return s;
     }
+    release(c);
     pthread_mutex_lock(&m->w_mu);
-    if (m->w_open && sqlite3_get_autocommit(c->db)) m->w_open = false;
-    if (m->w_open && m->w_waiting == 0) batch_finish(m);
+    if (m->w_open && sqlite3_get_autocommit(c->db)) batch_lost(m);
+    else if (m->w_open && m->w_waiting == 0) batch_finish(m);
     turn_pass(m);
     pthread_mutex_unlock(&m->w_mu);
     return s;
 }
 
 /* Ends one change: keeps it (s is META_OK) or rolls it back, then either hands the writer to a
- * waiting thread or commits the batch, and returns once the change's fate is known. */
+ * waiting thread or commits the batch, and returns once the batch's fate is known. A change
+ * that failed waits too: what it read (a row that exists, a bucket not empty) may have been
+ * another change of the batch, and holds only if the batch commits. */
 static meta_status w_end(conn *c, meta_status s)
 {
     meta_store *m = c->m;
     release(c);
-    if (s == META_OK) {
-        s = run_id(c, ST_SP_RELEASE);
-    } else if (!sqlite3_get_autocommit(c->db)) {
-        run_id(c, ST_SP_ROLLBACK);
-        run_id(c, ST_SP_RELEASE);
+    if (!sqlite3_get_autocommit(c->db)) {
+        bool keep = s == META_OK && run_id(c, ST_SP_RELEASE) == META_OK;
+        if (!keep) {
+            if (s == META_OK) s = META_ERROR;   /* its RELEASE failed */
+            /* Undo this change alone; if even that fails the batch cannot be trusted. */
+            if (run_id(c, ST_SP_ROLLBACK) != META_OK || run_id(c, ST_SP_RELEASE) != META_OK)
+                if (!sqlite3_get_autocommit(c->db)) run_id(c, ST_ROLLBACK);
+        }
     }
     release(c);
     wjob me = {.s = s};
     sem_init(&me.done, 0, 0);
+    bool joined = false;
     pthread_mutex_lock(&m->w_mu);
     if (sqlite3_get_autocommit(c->db)) {
-        /* SQLite rolled the whole batch back (an I/O error, a full disk): every change in it
-         * is lost, this one too. */
         if (me.s == META_OK) me.s = META_ERROR;
-        m->w_open = false;
-        for (wjob *j = m->w_batch; j; j = j->next) j->s = META_ERROR;
-        batch_finish(m);
-    } else if (me.s == META_OK) {
+        batch_lost(m);
+    } else {
         me.next = m->w_batch;
         m->w_batch = &me;
         m->w_nbatch++;
+        joined = true;
     }
     /* Without a flush a commit costs little more than a change, and handing the batch on
      * costs two thread switches: batching pays only when a flush is shared. */
-    if (m->durable && m->w_waiting > 0 && m->w_nbatch < BATCH_MAX) {
-        turn_pass(m);   /* the next change joins this batch */
-    } else {
-        batch_finish(m);
-        turn_pass(m);
-    }
-    bool joined = me.s == META_OK;
+    if (!(m->durable && m->w_waiting > 0 && m->w_nbatch < BATCH_MAX)) batch_finish(m);
+    turn_pass(m);   /* to the next change: of this batch, or of the next */
     pthread_mutex_unlock(&m->w_mu);
     if (joined)
         while (sem_wait(&me.done) != 0) continue;   /* EINTR */
@@ -972,7 +1007,6 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->gen_mu, NULL);
     pthread_mutex_init(&m->w_mu, NULL);
-    pthread_cond_init(&m->w_turn, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
         m->key_ok = false;
         meta_close(m);
@@ -1003,7 +1037,6 @@ void meta_close(meta_store *m)
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gen_mu);
     pthread_mutex_destroy(&m->w_mu);
-    pthread_cond_destroy(&m->w_turn);
     free(m->path);
     free(m);
 }
