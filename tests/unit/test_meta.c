@@ -11,9 +11,11 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/meta.h"
@@ -803,6 +805,56 @@ static void test_concurrent_mixed_outcomes(void **state)
     assert_int_equal(meta_bucket_get(f->m, "no-such-bucket", &b), META_NOT_FOUND);
 }
 
+/* Changes that fail keep arriving: a change that succeeded must still see its batch commit
+ * (a failing change counts toward the batch and waits for it too). Liveness, not speed: the
+ * bound is generous. */
+static atomic_bool spam_stop;
+static void *spam_failing_deletes(void *p)
+{
+    worker *w = p;
+    while (!atomic_load(&spam_stop))
+        if (meta_object_delete(w->m, "b", "never-written") != META_NOT_FOUND) w->failures++;
+    return NULL;
+}
+
+static void *put_twenty(void *p)
+{
+    worker *w = p;
+    char key[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "live/%02d", i);
+        if (put_inline(w->m, key, "d", i) != META_OK) w->failures++;
+    }
+    return NULL;
+}
+
+static void test_failing_changes_do_not_starve_a_commit(void **state)
+{
+    fixture *f = *state;
+    meta_close(f->m);
+    meta_options opt = {.durable = true};   /* batches form only when a flush is shared */
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+    enum { N = 8 };
+    pthread_t th[N], putter;
+    worker w[N], pw = {.m = f->m};
+    atomic_store(&spam_stop, false);
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){.m = f->m, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, spam_failing_deletes, &w[i]), 0);
+    }
+    assert_int_equal(pthread_create(&putter, NULL, put_twenty, &pw), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    int joined = pthread_timedjoin_np(putter, NULL, &deadline);
+    atomic_store(&spam_stop, true);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    if (joined != 0) pthread_join(putter, NULL);
+    assert_int_equal(joined, 0);
+    assert_int_equal(pw.failures, 0);
+    for (int i = 0; i < N; i++) assert_int_equal(w[i].failures, 0);
+}
+
 /* Threads that stay alive while the store closes: meta_close closes their connections. */
 static pthread_barrier_t barrier;
 static void *put_and_wait(void *p)
@@ -975,6 +1027,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_mixed_outcomes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_changes_do_not_starve_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
