@@ -2,7 +2,8 @@
  *
  * The input is a request body. It is parsed once and read the way CompleteMultipartUpload
  * (Part/PartNumber/ETag), DeleteObjects (Object/Key/VersionId, Quiet, the WOS SDK's
- * percent-encoded keys) and CreateBucket (LocationConstraint) read theirs, plus a bounded
+ * percent-encoded keys), CreateBucket (LocationConstraint) and RestoreObject (Days) read
+ * theirs, plus a bounded
  * walk of the whole tree. Invariants: nothing crashes or leaks (libxml2's memory included);
  * the lookups agree with each other (xml_child finds the
  * element xml_next_child reaches first, by the same name; xml_child_text is non-NULL exactly
@@ -114,12 +115,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         roots++;
         (void)child_text(a, root, "LocationConstraint");
     }
+    if ((root = xml_root(d, "RestoreRequest")) != NULL) {
+        roots++;
+        char *days = child_text(a, root, "Days");
+        if (days) {
+            char *end;
+            long v = strtol(days, &end, 10);
+            (void)v;
+        }
+    }
     FUZZ_CHECK(roots <= 1);
     FUZZ_CHECK(xml_root(d, "") == NULL);
 
     /* Any root: find its name by asking for the ones clients send, then walk it. */
     static const char *const any[] = {"CompleteMultipartUpload", "Delete", "CreateBucketConfiguration",
-                                      "Tagging", "AccessControlPolicy", "LifecycleConfiguration", "a"};
+                                      "Tagging", "AccessControlPolicy", "LifecycleConfiguration", "RestoreRequest",
+                                      "a"};
     for (size_t i = 0; i < sizeof any / sizeof *any; i++)
         if ((root = xml_root(d, any[i])) != NULL) walk(a, root, 0);
 
