@@ -23,7 +23,7 @@ Sampled every second: the server's VmRSS and open descriptors (sockets counted a
     (~1,000 a second, the load generators sharing the cores), so a 1 KiB-per-request leak adds
     ~30 MiB against 16 MiB of allowed growth (a server built with exactly that leak ended 37 MiB
     above its warm-up level and failed); the test fails if a run was too slow to make that true
-    (release build, below ~550 requests a second). Clean short runs grow 5–10 MiB after the
+    (release build, below ~550 requests a second). Clean short runs grew 9–11 MiB after the
     warm-up: the SQLite page caches (one connection per thread, 2 MiB each at most) are still
     filling; the 10-minute run shows them level off after ~90 s. Not checked under ASan: its
     quarantine keeps freed memory (up to 256 MiB) and grows RSS by design; LeakSanitizer checks
