@@ -47,13 +47,7 @@ static s3_err put_lifecycle_end(s3_req *q)
     s3_err e = bucket_exists(q);
     if (e) return e;
     const char *body = q->xml_body.data ? q->xml_body.data : "";
-    const char *cm = http_header(q->http, "Content-MD5");
-    if (cm) {
-        unsigned char want[16], got[16];
-        base64_decode(cm, strlen(cm), want, 16);
-        md5(body, q->xml_body.len, got);
-        if (memcmp(want, got, 16) != 0) return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
-    }
+    if ((e = s3_check_body_md5(q))) return e;
     lc_config c;
     const char *msg;
     if ((e = lc_parse(q->a, body, q->xml_body.len, &c, &msg))) return s3_fail(q, e, msg);

@@ -57,14 +57,7 @@ static s3_err initiate_end(s3_req *q)
     meta_bucket b;
     s3_err e = need_bucket(q, &b);
     if (e) return e;
-    /* The page: a Content-MD5 that does not match the (empty) body is a signature failure. */
-    const char *cm = http_header(q->http, "Content-MD5");
-    if (cm) {
-        unsigned char want[16], got[16];
-        base64_decode(cm, strlen(cm), want, 16);
-        md5(q->xml_body.data ? q->xml_body.data : "", q->xml_body.len, got);
-        if (memcmp(want, got, 16) != 0) return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
-    }
+    if ((e = s3_check_body_md5(q))) return e;   /* over the (empty) body, as the page says */
     meta_upload u = {.key = q->key, .initiated_ms = time_now_ms()};
     const char *sc = s3_xhdr(q, "storage-class");
     const char *cls = b.storage_class;

@@ -373,13 +373,8 @@ static s3_err delete_objects_begin(s3_req *q)
 
 static s3_err delete_objects_end(s3_req *q)
 {
-    const char *cm = http_header(q->http, "Content-MD5");
-    if (cm) {
-        unsigned char want[16], got[16];
-        base64_decode(cm, strlen(cm), want, 16);
-        md5(q->xml_body.data ? q->xml_body.data : "", q->xml_body.len, got);
-        if (memcmp(want, got, 16) != 0) return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
-    }
+    s3_err e = s3_check_body_md5(q);
+    if (e) return e;
     xml_doc *d = xml_parse(q->xml_body.data, q->xml_body.len);
     xml_node *root = d ? xml_root(d, "Delete") : NULL;
     if (!root) {

@@ -73,16 +73,10 @@ static s3_err restore_days(s3_req *q, int64_t *days)
 
 static s3_err restore_end(s3_req *q)
 {
-    const char *cm = http_header(q->http, "Content-MD5");
-    if (cm) {
-        unsigned char want[16], got[16];
-        base64_decode(cm, strlen(cm), want, 16);
-        md5(q->xml_body.data ? q->xml_body.data : "", q->xml_body.len, got);
-        if (memcmp(want, got, 16) != 0) return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
-    }
-    int64_t days = 0;
-    s3_err e = restore_days(q, &days);
+    s3_err e = s3_check_body_md5(q);
     if (e) return e;
+    int64_t days = 0;
+    if ((e = restore_days(q, &days))) return e;
     /* Compare-and-set on the restore state: two restores racing see one start and one find it
      * in progress. A few rounds cover an object rewritten meanwhile. */
     for (int round = 0; round < 4; round++) {

@@ -92,6 +92,18 @@ s3_err s3_collect_body(s3_req *q, const char *data, size_t n)
     return S3E_OK;
 }
 
+s3_err s3_check_body_md5(const s3_req *q)
+{
+    const char *cm = http_header(q->http, "Content-MD5");
+    if (!cm) return S3E_OK;
+    unsigned char want[16], got[16];
+    base64_decode(cm, strlen(cm), want, 16);
+    md5(q->xml_body.data ? q->xml_body.data : "", q->xml_body.len, got);
+    if (memcmp(want, got, 16) == 0) return S3E_OK;
+    /* The seed page: a Content-MD5 that does not match is a signature failure for WOS. */
+    return q->dialect == DIALECT_WOS ? S3E_SignatureDoesNotMatch : S3E_BadDigest;
+}
+
 const char *s3_owner_id(const s3_req *q)
 {
     if (q->who.root) return "root";

@@ -94,6 +94,9 @@ void s3_respond_empty(s3_req *q, int status);
 s3_err s3_fail(s3_req *q, s3_err e, const char *message);   /* sets err_message, returns e */
 /* Collects the body for an op that parses XML (body callback for the op vtable). */
 s3_err s3_collect_body(s3_req *q, const char *data, size_t n);
+/* The collected body against its Content-MD5, when sent (its form was checked in begin):
+ * S3E_OK, or BadDigest (SignatureDoesNotMatch for WOS-dialect requests, as the seed page says). */
+s3_err s3_check_body_md5(const s3_req *q);
 bool s3_bucket_name_valid(const char *name);
 /* The requester's id/display name, shown in ListBuckets and as the initiator of uploads:
  * "root", the user's name, or "anonymous". */
