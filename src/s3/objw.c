@@ -192,6 +192,11 @@ void objw_abort(objw *w)
     buf_free(&w->mem);
 }
 
+bool objw_is_inline(const objw *w)
+{
+    return !w->bw && w->expected >= 0 && w->expected <= INLINE_MAX;
+}
+
 void objw_set_expiry(objw *w, int64_t days)
 {
     w->has_expiry = days >= 0;

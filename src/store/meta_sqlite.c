@@ -312,6 +312,7 @@ struct meta_store {
     bool w_open;                /* the batch transaction is open */
     wjob *w_batch;              /* changes done in it, waiting for its commit */
     int w_nbatch;
+    bool w_group_failed;        /* a change of the open group failed the batch (holder only) */
     /* IAM generation: gen is what callers read; gen_db is the highest value of the database's
      * counter this handle has seen committed (its own changes and meta_iam_refresh). */
     _Atomic uint64_t gen;
@@ -323,6 +324,9 @@ struct meta_store {
 };
 
 static _Thread_local uint64_t scan_rows;
+
+/* The store whose group this thread has open (meta_group_open), if any: it holds the turn. */
+static _Thread_local meta_store *tl_group;
 
 uint64_t meta_sqlite_scan_rows(void) { return scan_rows; }
 
@@ -522,7 +526,7 @@ static meta_status tx_end(conn *c, meta_status s)
 /* Ends the batch: commits it and tells every change in it how it went — its own answer when the
  * commit succeeds, META_ERROR when it does not (even a "not found" was read from changes that
  * are now gone). Called by the holder of the turn, with w_mu held; returns with it held. */
-static void batch_finish(meta_store *m)
+static meta_status batch_finish(meta_store *m)
 {
     conn *c = m->w;
     meta_status s = META_OK;
@@ -541,6 +545,7 @@ static void batch_finish(meta_store *m)
     }
     m->w_batch = NULL;
     m->w_nbatch = 0;
+    return s;
 }
 
 /* The batch transaction is gone (SQLite rolled it back after an I/O error or a full disk):
@@ -570,7 +575,7 @@ static void turn_pass(meta_store *m)
 /* Takes the writer's turn and opens a savepoint for one change in the batch transaction
  * (opening the batch if none is open). On success *out is the writer, to be handed back with
  * w_end; on failure the turn is already given up. */
-static meta_status w_begin(meta_store *m, conn **out)
+static void turn_take(meta_store *m)
 {
     pthread_mutex_lock(&m->w_mu);
     if (!m->w_busy) {
@@ -587,6 +592,13 @@ static meta_status w_begin(meta_store *m, conn **out)
         while (sem_wait(&me.go) != 0) continue;   /* EINTR */
         sem_destroy(&me.go);
     }
+}
+
+static meta_status w_begin(meta_store *m, conn **out)
+{
+    bool grouped = tl_group == m;
+    if (!grouped) turn_take(m);
+    else if (m->w_group_failed) return META_ERROR;
 
     conn *c = m->w;
     meta_status s = META_OK;
@@ -603,9 +615,17 @@ static meta_status w_begin(meta_store *m, conn **out)
     }
     release(c);
     pthread_mutex_lock(&m->w_mu);
-    if (m->w_open && sqlite3_get_autocommit(c->db)) batch_lost(m);
-    else if (m->w_open && m->w_waiting == 0) batch_finish(m);
-    turn_pass(m);
+    if (grouped) {
+        /* The group keeps the turn; a lost batch took the group's earlier changes with it. */
+        if (m->w_open && sqlite3_get_autocommit(c->db)) {
+            batch_lost(m);
+            m->w_group_failed = true;
+        }
+    } else {
+        if (m->w_open && sqlite3_get_autocommit(c->db)) batch_lost(m);
+        else if (m->w_open && m->w_waiting == 0) batch_finish(m);
+        turn_pass(m);
+    }
     pthread_mutex_unlock(&m->w_mu);
     return s;
 }
@@ -628,6 +648,17 @@ static meta_status w_end(conn *c, meta_status s)
         }
     }
     release(c);
+    if (tl_group == m) {
+        /* In a group the answer is provisional; meta_group_close commits. */
+        if (sqlite3_get_autocommit(c->db)) {
+            if (s == META_OK) s = META_ERROR;
+            pthread_mutex_lock(&m->w_mu);
+            batch_lost(m);
+            m->w_group_failed = true;
+            pthread_mutex_unlock(&m->w_mu);
+        }
+        return s;
+    }
     wjob me = {.s = s};
     sem_init(&me.done, 0, 0);
     bool joined = false;
@@ -650,6 +681,27 @@ static meta_status w_end(conn *c, meta_status s)
         while (sem_wait(&me.done) != 0) continue;   /* EINTR */
     sem_destroy(&me.done);
     return me.s;
+}
+
+void meta_group_open(meta_store *m)
+{
+    turn_take(m);
+    tl_group = m;
+    m->w_group_failed = false;
+}
+
+meta_status meta_group_close(meta_store *m)
+{
+    pthread_mutex_lock(&m->w_mu);
+    /* The batch may also hold changes of threads that handed the turn to this one; they learn
+     * the outcome from the same commit. */
+    meta_status s = batch_finish(m);
+    if (m->w_group_failed) s = META_ERROR;
+    m->w_group_failed = false;
+    tl_group = NULL;
+    turn_pass(m);
+    pthread_mutex_unlock(&m->w_mu);
+    return s;
 }
 
 /* --- small helpers ----------------------------------------------------------------------- */
