@@ -321,6 +321,13 @@ struct meta_store {
     /* Lifecycle generation: moves after every change of a bucket's rules made through this
      * handle, so readers may cache parsed rules (meta_lifecycle_generation). */
     _Atomic uint64_t lc_gen;
+    /* The checkpointer: copies the log into the database on its own thread and connection,
+     * so that no commit waits for a checkpoint (SQLite's automatic one runs inside the commit
+     * that crosses the threshold, with its fsyncs). Guarded by ck_mu. */
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    bool ck_due, ck_quit, ck_running;
+    pthread_t ck_thread;
 };
 
 static _Thread_local uint64_t scan_rows;
@@ -1037,6 +1044,71 @@ static meta_status schema_init(conn *c)
     return tx_end(c, s);
 }
 
+/* --- the checkpointer ----------------------------------------------------------------------- */
+
+/* The log is copied back once it holds this many pages: SQLite's own default threshold. */
+enum { CHECKPOINT_PAGES = 1000 };
+
+/* Runs on the writer after each commit, with the log's size in pages. */
+static int wal_hook(void *cls, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    meta_store *m = cls;
+    if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
+    pthread_mutex_lock(&m->ck_mu);
+    if (!m->ck_due) {
+        m->ck_due = true;
+        pthread_cond_signal(&m->ck_cv);
+    }
+    pthread_mutex_unlock(&m->ck_mu);
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    meta_store *m = arg;
+    conn *c = conn_open(m, false);
+    pthread_mutex_lock(&m->ck_mu);
+    for (;;) {
+        while (!m->ck_due && !m->ck_quit) pthread_cond_wait(&m->ck_cv, &m->ck_mu);
+        if (m->ck_quit) break;
+        m->ck_due = false;
+        pthread_mutex_unlock(&m->ck_mu);
+        /* PASSIVE: copies what no reader still needs and never blocks readers or the writer;
+         * what it leaves is copied next time. The log restarts from its beginning once a
+         * checkpoint has copied all of it. */
+        int rc = c ? sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) : SQLITE_ERROR;
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) log_warn("meta: checkpoint: %s", c ? sqlite3_errmsg(c->db) : "no connection");
+        pthread_mutex_lock(&m->ck_mu);
+    }
+    pthread_mutex_unlock(&m->ck_mu);
+    if (c) conn_close(c);
+    return NULL;
+}
+
+static void checkpointer_start(meta_store *m)
+{
+    pthread_mutex_init(&m->ck_mu, NULL);
+    pthread_cond_init(&m->ck_cv, NULL);
+    m->ck_running = pthread_create(&m->ck_thread, NULL, checkpointer_main, m) == 0;
+    /* Without the thread, SQLite's automatic checkpoint stays on. */
+    if (m->ck_running) sqlite3_wal_hook(m->w->db, wal_hook, m);
+}
+
+static void checkpointer_stop(meta_store *m)
+{
+    if (!m->ck_running) return;
+    pthread_mutex_lock(&m->ck_mu);
+    m->ck_quit = true;
+    pthread_cond_signal(&m->ck_cv);
+    pthread_mutex_unlock(&m->ck_mu);
+    pthread_join(m->ck_thread, NULL);
+    m->ck_running = false;
+    pthread_mutex_destroy(&m->ck_mu);
+    pthread_cond_destroy(&m->ck_cv);
+}
+
 meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out)
 {
     *out = NULL;
@@ -1071,6 +1143,7 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
         meta_close(m);
         return META_ERROR;
     }
+    checkpointer_start(m);
     *out = m;
     return META_OK;
 }
@@ -1080,6 +1153,7 @@ void meta_close(meta_store *m)
     if (!m) return;
     /* Deleting the key first means no exiting thread runs its destructor from here on; every
      * connection left is in the registry, and no other thread may be using the store. */
+    checkpointer_stop(m);
     if (m->key_ok) pthread_key_delete(m->key);
     for (conn *c = m->conns, *next; c; c = next) {
         next = c->next;

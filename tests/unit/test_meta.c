@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/meta.h"
@@ -961,6 +962,24 @@ static void test_groups_among_single_writers(void **state)
     assert_int_equal(n, N * 200 + 40 * 5);
 }
 
+/* The checkpointer copies the log into the database file in the background: after a few MiB of
+ * changes the database file holds them, without any reader or writer asking. */
+static void test_checkpointer_copies_the_log(void **state)
+{
+    fixture *f = *state;
+    static char data[4001];
+    memset(data, 'c', sizeof data - 1);
+    char key[32], path[128];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "ck/%04d", i);
+        assert_int_equal(put_inline(f->m, key, data, i), META_OK);
+    }
+    snprintf(path, sizeof path, "%s/meta.db", f->dir);
+    struct stat st = {0};
+    for (int i = 0; i < 1000 && (stat(path, &st) != 0 || st.st_size < 4 << 20); i++) usleep(10 * 1000);
+    assert_true(st.st_size >= 4 << 20);
+}
+
 /* --- lifecycle (schema v3) ------------------------------------------------------------------- */
 
 static void lc_names(void *cls, const meta_lifecycle *lc)
@@ -1104,6 +1123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_changes_share_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_among_single_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer_copies_the_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
