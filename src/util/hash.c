@@ -209,17 +209,63 @@ void random_bytes(void *p, size_t n)
     if (RAND_bytes(p, (int)n) != 1) abort();
 }
 
-void random_hex_upper(size_t n, char *out)
+static void hex_upper(const unsigned char *p, size_t k, char *out)
 {
     static const char d[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < k; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+}
+
+void random_hex_upper(size_t n, char *out)
+{
     unsigned char tmp[64];
     while (n) {
         size_t k = n > sizeof tmp ? sizeof tmp : n;
         random_bytes(tmp, k);
-        for (size_t i = 0; i < k; i++) {
-            *out++ = d[tmp[i] >> 4];
-            *out++ = d[tmp[i] & 15];
-        }
+        hex_upper(tmp, k, out);
+        out += 2 * k;
+        n -= k;
+    }
+    *out = 0;
+}
+
+/* xoshiro256** (Blackman and Vigna), one state a thread, seeded from RAND_bytes on the thread's
+ * first call. Its 2^256 period and independent 256-bit seeds make two threads (or two
+ * restarts) repeat a 128-bit value with odds nobody will meet; what it does not give is
+ * unpredictability — its output reveals its state — hence the separate name. */
+static _Thread_local uint64_t xo[4];
+static _Thread_local bool xo_seeded;
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xo_next(void)
+{
+    if (!xo_seeded) {
+        do random_bytes(xo, sizeof xo);
+        while (!(xo[0] | xo[1] | xo[2] | xo[3]));   /* the one state it cannot leave */
+        xo_seeded = true;
+    }
+    uint64_t r = rotl(xo[1] * 5, 7) * 9, t = xo[1] << 17;
+    xo[2] ^= xo[0];
+    xo[3] ^= xo[1];
+    xo[1] ^= xo[2];
+    xo[0] ^= xo[3];
+    xo[2] ^= t;
+    xo[3] = rotl(xo[3], 45);
+    return r;
+}
+
+void unique_hex_upper(size_t n, char *out)
+{
+    while (n) {
+        uint64_t v = xo_next();
+        size_t k = n > sizeof v ? sizeof v : n;
+        unsigned char b[sizeof v];
+        memcpy(b, &v, sizeof v);
+        hex_upper(b, k, out);
+        out += 2 * k;
         n -= k;
     }
     *out = 0;

@@ -90,6 +90,15 @@ static void test_base64_hex(void **state)
     random_hex_upper(16, id);
     assert_int_equal(strlen(id), 32);
     for (int i = 0; i < 32; i++) assert_true((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F'));
+    char u[3][34];
+    unique_hex_upper(16, u[0]);
+    unique_hex_upper(16, u[1]);
+    unique_hex_upper(5, u[2]);
+    assert_int_equal(strlen(u[0]), 32);
+    assert_int_equal(strlen(u[2]), 10);
+    assert_string_not_equal(u[0], u[1]);
+    for (int i = 0; i < 32; i++)
+        assert_true((u[0][i] >= '0' && u[0][i] <= '9') || (u[0][i] >= 'A' && u[0][i] <= 'F'));
 }
 
 static void hex_of(const unsigned char *p, size_t n, char *out) { hex_encode(p, n, out); }
