@@ -229,6 +229,17 @@ static void test_arena(void **state)
     char *big = arena_alloc(a, 1 << 22);
     big[(1 << 22) - 1] = 1;
     assert_string_equal(arena_printf(a, "%d-%s", 7, "z"), "7-z");
+    /* Copies end in a NUL even where the block held other bytes before. */
+    arena *b = arena_new(256);
+    memset(arena_alloc(b, 200), 'x', 200);
+    arena_free(b);
+    b = arena_new(256);
+    char *m = arena_memdup(b, "abc", 3);
+    assert_memory_equal(m, "abc", 4);
+    assert_string_equal(arena_strndup(b, "hello", 2), "he");
+    assert_string_equal(arena_strdup(b, ""), "");
+    assert_int_equal(((uintptr_t)arena_memdup(b, "q", 1)) % _Alignof(max_align_t), 0);
+    arena_free(b);
     arena_free(a);
 }
 
