@@ -109,8 +109,76 @@ int64_t time_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Writing dates is on every request's path (the signature's timestamp, Last-Modified), so it
+ * is arithmetic, not gmtime_r and snprintf: glibc's gmtime_r takes the time-zone lock on each
+ * call, and snprintf parses its format every time. Years outside 0000..9999 (which the
+ * fixed-width forms cannot hold anyway) keep the library path, so their output is unchanged. */
+typedef struct utc {
+    int year, mon, mday, hour, min, sec, wday;   /* mon 1..12, wday 0 = Sunday */
+} utc;
+
+static const int64_t SEC_YEAR_10000 = 253402300800;   /* 10000-01-01T00:00:00Z */
+
+static bool utc_of(int64_t t, utc *u)
+{
+    if (t < 0 || t >= SEC_YEAR_10000) return false;
+    int64_t days = t / 86400, rem = t % 86400;
+    u->hour = (int)(rem / 3600);
+    u->min = (int)(rem / 60 % 60);
+    u->sec = (int)(rem % 60);
+    u->wday = (int)((days + 4) % 7);   /* 1970-01-01 was a Thursday */
+    /* civil_from_days (H. Hinnant), the inverse of days_from_civil above. */
+    const int64_t z = days + 719468, era = z / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    u->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    u->mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+    u->year = (int)(yoe + era * 400 + (u->mon <= 2));
+    return true;
+}
+
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+static char *put4(char *p, int v)
+{
+    p = put2(p, v / 100);
+    return put2(p, v % 100);
+}
+
+static char *put3(char *p, const char *s)
+{
+    memcpy(p, s, 3);
+    return p + 3;
+}
+
 void time_fmt_http(int64_t sec, char out[30])
 {
+    utc u;
+    if (utc_of(sec, &u)) {
+        char *p = put3(out, wdays[u.wday]);
+        *p++ = ',';
+        *p++ = ' ';
+        p = put2(p, u.mday);
+        *p++ = ' ';
+        p = put3(p, months[u.mon - 1]);
+        *p++ = ' ';
+        p = put4(p, u.year);
+        *p++ = ' ';
+        p = put2(p, u.hour);
+        *p++ = ':';
+        p = put2(p, u.min);
+        *p++ = ':';
+        p = put2(p, u.sec);
+        memcpy(p, " GMT", 5);
+        return;
+    }
     time_t t = (time_t)sec;
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -123,6 +191,26 @@ void time_fmt_http(int64_t sec, char out[30])
 
 void time_fmt_iso_ms(int64_t ms, char out[25])
 {
+    utc u;
+    if (ms >= 0 && utc_of(ms / 1000, &u)) {
+        char *p = put4(out, u.year);
+        *p++ = '-';
+        p = put2(p, u.mon);
+        *p++ = '-';
+        p = put2(p, u.mday);
+        *p++ = 'T';
+        p = put2(p, u.hour);
+        *p++ = ':';
+        p = put2(p, u.min);
+        *p++ = ':';
+        p = put2(p, u.sec);
+        *p++ = '.';
+        int f = (int)(ms % 1000);
+        *p++ = (char)('0' + f / 100);
+        p = put2(p, f % 100);
+        memcpy(p, "Z", 2);
+        return;
+    }
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -135,6 +223,18 @@ void time_fmt_iso_ms(int64_t ms, char out[25])
 
 void time_fmt_iso_basic(int64_t sec, char out[17])
 {
+    utc u;
+    if (utc_of(sec, &u)) {
+        char *p = put4(out, u.year);
+        p = put2(p, u.mon);
+        p = put2(p, u.mday);
+        *p++ = 'T';
+        p = put2(p, u.hour);
+        p = put2(p, u.min);
+        p = put2(p, u.sec);
+        memcpy(p, "Z", 2);
+        return;
+    }
     time_t t = (time_t)sec;
     struct tm tm;
     gmtime_r(&t, &tm);
