@@ -152,10 +152,47 @@ static char *put4(char *p, int v)
     return put2(p, v % 100);
 }
 
+/* "hh:mm:ss" (sep ':') or "hhmmss" (sep 0); "yyyy-mm-dd" or "yyyymmdd" alike. */
+static char *put_triple(char *p, int a, int b, int c, bool four, char sep)
+{
+    p = four ? put4(p, a) : put2(p, a);
+    if (sep) *p++ = sep;
+    p = put2(p, b);
+    if (sep) *p++ = sep;
+    return put2(p, c);
+}
+
 static char *put3(char *p, const char *s)
 {
     memcpy(p, s, 3);
     return p + 3;
+}
+
+enum { FMT_HTTP, FMT_ISO_MS, FMT_ISO_BASIC };
+
+/* The C library's answer, for times utc_of does not take: what these functions always wrote. */
+static void fmt_libc(int64_t sec, int ms, int form, char *out)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char t64[64];
+    size_t n;
+    if (form == FMT_HTTP) {
+        snprintf(t64, sizeof t64, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday], tm.tm_mday,
+                 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        n = 29;
+    } else if (form == FMT_ISO_MS) {
+        snprintf(t64, sizeof t64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+        n = 24;
+    } else {
+        snprintf(t64, sizeof t64, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        n = 16;
+    }
+    memcpy(out, t64, n);
+    out[n] = 0;
 }
 
 void time_fmt_http(int64_t sec, char out[30])
@@ -171,39 +208,20 @@ void time_fmt_http(int64_t sec, char out[30])
         *p++ = ' ';
         p = put4(p, u.year);
         *p++ = ' ';
-        p = put2(p, u.hour);
-        *p++ = ':';
-        p = put2(p, u.min);
-        *p++ = ':';
-        p = put2(p, u.sec);
+        p = put_triple(p, u.hour, u.min, u.sec, false, ':');
         memcpy(p, " GMT", 5);
         return;
     }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char t64[64];
-    snprintf(t64, sizeof t64, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, t64, 29);
-    out[29] = 0;
+    fmt_libc(sec, 0, FMT_HTTP, out);
 }
 
 void time_fmt_iso_ms(int64_t ms, char out[25])
 {
     utc u;
     if (ms >= 0 && utc_of(ms / 1000, &u)) {
-        char *p = put4(out, u.year);
-        *p++ = '-';
-        p = put2(p, u.mon);
-        *p++ = '-';
-        p = put2(p, u.mday);
+        char *p = put_triple(out, u.year, u.mon, u.mday, true, '-');
         *p++ = 'T';
-        p = put2(p, u.hour);
-        *p++ = ':';
-        p = put2(p, u.min);
-        *p++ = ':';
-        p = put2(p, u.sec);
+        p = put_triple(p, u.hour, u.min, u.sec, false, ':');
         *p++ = '.';
         int f = (int)(ms % 1000);
         *p++ = (char)('0' + f / 100);
@@ -211,36 +229,18 @@ void time_fmt_iso_ms(int64_t ms, char out[25])
         memcpy(p, "Z", 2);
         return;
     }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char t64[64];
-    snprintf(t64, sizeof t64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    memcpy(out, t64, 24);
-    out[24] = 0;
+    fmt_libc(ms / 1000, (int)(ms % 1000), FMT_ISO_MS, out);
 }
 
 void time_fmt_iso_basic(int64_t sec, char out[17])
 {
     utc u;
     if (utc_of(sec, &u)) {
-        char *p = put4(out, u.year);
-        p = put2(p, u.mon);
-        p = put2(p, u.mday);
+        char *p = put_triple(out, u.year, u.mon, u.mday, true, 0);
         *p++ = 'T';
-        p = put2(p, u.hour);
-        p = put2(p, u.min);
-        p = put2(p, u.sec);
+        p = put_triple(p, u.hour, u.min, u.sec, false, 0);
         memcpy(p, "Z", 2);
         return;
     }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char t64[64];
-    snprintf(t64, sizeof t64, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, t64, 16);
-    out[16] = 0;
+    fmt_libc(sec, 0, FMT_ISO_BASIC, out);
 }
