@@ -119,6 +119,14 @@ static void lru_push(shard *s, entry *e)
     s->newest = e;
 }
 
+/* The chain link that points at e, an entry of s (NULL if it is not there, which cannot be). */
+static entry **link_of(shard *s, const entry *e)
+{
+    entry **pp = chain_of(s, e->hash);
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    return *pp ? pp : NULL;
+}
+
 /* Unlinks *pp (an entry of s) from its chain and the LRU list, and frees it. */
 static void drop(mcache *c, shard *s, entry **pp)
 {
@@ -245,8 +253,9 @@ void mcache_put(mcache *c, uint64_t gen, const char *bucket, const char *key, me
     /* Over budget: this shard gives up its least recently used rows, but keeps the new one
      * (so the cache may hold one entry per shard beyond the budget). */
     while (atomic_load(&c->bytes) > c->budget && s->oldest != e) {
-        entry *old = s->oldest;
-        drop(c, s, find(s, old->hash, old->bucket, old->blen, old->key, old->klen));
+        entry **old = link_of(s, s->oldest);
+        if (!old) break;
+        drop(c, s, old);
     }
     pthread_mutex_unlock(&s->mu);
 }
