@@ -410,8 +410,8 @@ static s3_err v4_check(const v4 *v, const v4_parts *pp)
     sigv4_signing_key(v->wos, secret, date8, region, service, key);
     explicit_bzero(secret, sizeof secret);
 
-    char scope[160];
-    snprintf(scope, sizeof scope, "%s/%s/%s/%s", date8, region, service, term);
+    /* date8/region/service/terminator: the credential after the key, exactly as sent. */
+    const char *scope = pp->credential + strlen(ak) + 1;
 
     /* The candidate forms of each part, the documented one first. */
     const char *uris[MAX_CANDIDATES] = {0}, *queries[MAX_CANDIDATES] = {0}, *hdrs[MAX_CANDIDATES] = {0},
@@ -425,9 +425,7 @@ static s3_err v4_check(const v4 *v, const v4_parts *pp)
     char *dec = url_decode(ar->a, path, strlen(path), false, &dl);
     if (dec) add_candidate(uris, &nu, uri_encode(ar->a, dec, dl, true));
 
-    char sigparam[40];
-    snprintf(sigparam, sizeof sigparam, "%sSignature", v->prefix);
-    const char *skip = v->query ? sigparam : NULL;
+    const char *skip = v->query ? arena_printf(ar->a, "%sSignature", v->prefix) : NULL;
     add_candidate(queries, &nq, canonical_query(v, CQ_AWS, skip));
     add_candidate(queries, &nq, canonical_query(v, CQ_RAW, skip));
     if (strchr(http_query_raw(ar->r), '+')) add_candidate(queries, &nq, canonical_query(v, CQ_PLUS, skip));

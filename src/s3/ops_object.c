@@ -44,7 +44,15 @@ static s3_err get_object(s3_req *q, const char *bucket, const char *key, meta_ob
     return st == META_OK ? S3E_OK : st == META_NOT_FOUND ? S3E_NoSuchKey : S3E_InternalError;
 }
 
-static const char *quoted(s3_req *q, const char *etag) { return arena_printf(q->a, "\"%s\"", etag); }
+static const char *quoted(s3_req *q, const char *etag)
+{
+    size_t n = strlen(etag);
+    char *s = arena_alloc(q->a, n + 3);   /* zeroed: the NUL is there */
+    s[0] = '"';
+    memcpy(s + 1, etag, n);
+    s[n + 1] = '"';
+    return s;
+}
 
 /* A written object's ACL is the request's canned ACL (private when none): a stored line. */
 static s3_err acl_header_ok(s3_req *q)

@@ -493,7 +493,8 @@ static http_step on_begin(http_req *r)
     q->a = a;
     q->cfg = cfg;
     q->payload_len = -1;
-    random_hex_upper(16, q->request_id);
+    /* Unique, not secret: nothing is granted by knowing a request id. */
+    unique_hex_upper(16, q->request_id);
     http_set_ctx(r, q);
     q->dialect = guess_dialect(r);
 

@@ -36,6 +36,7 @@
  * generation that meta_iam_generation reads without a lock.
  */
 #include "store/meta.h"
+#include "store/meta_cache.h"
 #include "store/meta_sqlite.h"
 
 #include <errno.h>
@@ -53,6 +54,11 @@
 #include "util/log.h"
 
 enum { BUSY_TIMEOUT_MS = 10000 };
+
+/* Object rows kept in memory for repeated reads (meta_cache.h): enough for a couple of thousand
+ * small inline objects. WAL_CHECKPOINT_PAGES is SQLite's own automatic checkpoint threshold,
+ * which the commit-done hook takes over and hands to the checkpointer thread (commit_done). */
+enum { OBJECT_CACHE_BYTES = 8 << 20, WAL_CHECKPOINT_PAGES = 1000 };
 
 /* An object's extents column: fixed records of blob id, size (little endian) and etag. */
 enum { EXT_ID = 0, EXT_SIZE = 32, EXT_ETAG = 40, EXT_REC = 72 };
@@ -274,6 +280,7 @@ typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     uint64_t in_use[(ST_COUNT + 63) / 64];   /* statements handed out since the last release */
+    int64_t changes_seen;       /* sqlite3_total_changes64 at the last commit (commit_begins) */
     struct meta_store *m;
     struct conn *prev, *next;   /* the store's registry */
 } conn;
@@ -321,6 +328,7 @@ struct meta_store {
     /* Lifecycle generation: moves after every change of a bucket's rules made through this
      * handle, so readers may cache parsed rules (meta_lifecycle_generation). */
     _Atomic uint64_t lc_gen;
+    mcache *objects;            /* rows meta_object_get read lately */
     /* The checkpointer: copies the log into the database on its own thread and connection,
      * so that no commit waits for a checkpoint (SQLite's automatic one runs inside the commit
      * that crosses the threshold, with its fsyncs). Guarded by ck_mu. */
@@ -373,6 +381,34 @@ static void conn_thread_exit(void *p)
     conn_close(c);
 }
 
+/* The object cache's rule (meta_cache.h): every commit moves its generation once it is
+ * visible (commit_done), which is what keeps a read after an acknowledged write from seeing an
+ * older row. Moving it also just before a commit that changed rows narrows what a read
+ * concurrent with the commit may be served: nothing cached before the commit began. (A
+ * transaction that changed nothing — the gc queue polled empty — moves nothing, or the chores
+ * thread would empty the cache a few times a second.) Both hooks sit on every connection, so
+ * no commit can slip past whichever connection makes it. */
+static int commit_begins(void *p)
+{
+    conn *c = p;
+    int64_t n = sqlite3_total_changes64(c->db);
+    if (n != c->changes_seen) mcache_bump();
+    c->changes_seen = n;
+    return 0;   /* go ahead */
+}
+
+static void checkpoint_due(meta_store *m, sqlite3 *db, const char *name);
+
+/* SQLite calls this after a commit in WAL mode, with the write lock released. Setting it
+ * replaces SQLite's automatic checkpoint (itself a WAL hook): past the same threshold it asks
+ * the checkpointer thread for one. */
+static int commit_done(void *cls, sqlite3 *db, const char *name, int pages)
+{
+    mcache_bump();
+    if (pages >= WAL_CHECKPOINT_PAGES) checkpoint_due(cls, db, name);
+    return SQLITE_OK;
+}
+
 static conn *conn_open(meta_store *m, bool writer)
 {
     conn *c = calloc(1, sizeof *c);
@@ -401,6 +437,8 @@ static conn *conn_open(meta_store *m, bool writer)
         conn_close(c);
         return NULL;
     }
+    sqlite3_commit_hook(c->db, commit_begins, c);
+    sqlite3_wal_hook(c->db, commit_done, m);
     return c;
 }
 
@@ -492,6 +530,15 @@ static void release(conn *c)
             }
         }
     }
+}
+
+/* No transaction and no statement handed out on c since the last release: a statement run now
+ * reads the latest commit, not a snapshot some earlier statement holds open. */
+static bool conn_idle(const conn *c)
+{
+    for (int w = 0; w < (ST_COUNT + 63) / 64; w++)
+        if (c->in_use[w]) return false;
+    return sqlite3_get_autocommit(c->db);
 }
 
 /* Steps a statement that returns no rows. */
@@ -1046,23 +1093,18 @@ static meta_status schema_init(conn *c)
 
 /* --- the checkpointer ----------------------------------------------------------------------- */
 
-/* The log is copied back once it holds this many pages: SQLite's own default threshold. */
-enum { CHECKPOINT_PAGES = 1000 };
-
-/* Runs on the writer after each commit, with the log's size in pages. */
-static int wal_hook(void *cls, sqlite3 *db, const char *name, int pages)
+/* After a commit that left the log at WAL_CHECKPOINT_PAGES or more (commit_done). Before the
+ * thread runs (the schema's set-up at open) the committing connection checkpoints itself. */
+static void checkpoint_due(meta_store *m, sqlite3 *db, const char *name)
 {
-    (void)db;
-    (void)name;
-    meta_store *m = cls;
-    if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
     pthread_mutex_lock(&m->ck_mu);
-    if (!m->ck_due) {
+    bool running = m->ck_running;
+    if (running && !m->ck_due) {
         m->ck_due = true;
         pthread_cond_signal(&m->ck_cv);
     }
     pthread_mutex_unlock(&m->ck_mu);
-    return SQLITE_OK;
+    if (!running) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *checkpointer_main(void *arg)
@@ -1089,24 +1131,20 @@ static void *checkpointer_main(void *arg)
 
 static void checkpointer_start(meta_store *m)
 {
-    pthread_mutex_init(&m->ck_mu, NULL);
-    pthread_cond_init(&m->ck_cv, NULL);
+    pthread_mutex_lock(&m->ck_mu);
     m->ck_running = pthread_create(&m->ck_thread, NULL, checkpointer_main, m) == 0;
-    /* Without the thread, SQLite's automatic checkpoint stays on. */
-    if (m->ck_running) sqlite3_wal_hook(m->w->db, wal_hook, m);
+    pthread_mutex_unlock(&m->ck_mu);
 }
 
 static void checkpointer_stop(meta_store *m)
 {
-    if (!m->ck_running) return;
     pthread_mutex_lock(&m->ck_mu);
+    bool running = m->ck_running;
     m->ck_quit = true;
+    m->ck_running = false;
     pthread_cond_signal(&m->ck_cv);
     pthread_mutex_unlock(&m->ck_mu);
-    pthread_join(m->ck_thread, NULL);
-    m->ck_running = false;
-    pthread_mutex_destroy(&m->ck_mu);
-    pthread_cond_destroy(&m->ck_cv);
+    if (running) pthread_join(m->ck_thread, NULL);
 }
 
 meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out)
@@ -1131,12 +1169,15 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->gen_mu, NULL);
     pthread_mutex_init(&m->w_mu, NULL);
+    pthread_mutex_init(&m->ck_mu, NULL);
+    pthread_cond_init(&m->ck_cv, NULL);
     if (pthread_key_create(&m->key, conn_thread_exit) != 0) {
         m->key_ok = false;
         meta_close(m);
         return META_ERROR;
     }
     m->key_ok = true;
+    m->objects = mcache_new(OBJECT_CACHE_BYTES);
     /* The writer sets the schema up: a new database's first transaction is a write. */
     m->w = conn_open(m, true);
     if (!m->w || schema_init(m->w) != META_OK) {
@@ -1160,9 +1201,12 @@ void meta_close(meta_store *m)
         conn_close(c);
     }
     if (m->w) conn_close(m->w);
+    mcache_free(m->objects);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gen_mu);
     pthread_mutex_destroy(&m->w_mu);
+    pthread_mutex_destroy(&m->ck_mu);
+    pthread_cond_destroy(&m->ck_cv);
     free(m->path);
     free(m);
 }
@@ -1323,12 +1367,15 @@ meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, 
 {
     conn *c = conn_get(m);
     if (!c) return META_ERROR;
+    meta_status s = META_OK;
+    uint64_t gen = mcache_generation();   /* before the row is read: see meta_cache.h */
+    if (mcache_get(m->objects, gen, bucket, key, a, o, &s)) return s;
+    bool fresh = conn_idle(c);
     sqlite3_stmt *st = stmt(c, ST_OBJ_GET);
     if (!st) return META_ERROR;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     bind_key(st, 2, key);
     int rc = sqlite3_step(st);
-    meta_status s = META_OK;
     memset(o, 0, sizeof *o);
     if (rc == SQLITE_DONE) {
         s = META_NOT_FOUND;
@@ -1362,6 +1409,7 @@ meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, 
             }
         }
     }
+    if (fresh) mcache_put(m->objects, gen, bucket, key, s, o);
     release(c);
     return s;
 }

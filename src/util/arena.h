@@ -17,6 +17,7 @@ void arena_free(arena *a);
 
 /* Memory aligned for any type; zeroed. */
 void *arena_alloc(arena *a, size_t n);
+/* Copies: n bytes (or the string) and a NUL after them, aligned; nothing else is zeroed. */
 char *arena_strdup(arena *a, const char *s);
 char *arena_strndup(arena *a, const char *s, size_t n);
 void *arena_memdup(arena *a, const void *p, size_t n);

@@ -1,4 +1,5 @@
 """Object operations: PutObject, GetObject, HeadObject, DeleteObject (issue 2 §8)."""
+import concurrent.futures
 import datetime
 import hashlib
 import os
@@ -505,6 +506,65 @@ def test_delete_object_idempotent(s3, raw, bucket):
 
 def test_delete_object_missing_bucket(s3, bucket_name):
     expect_client_error(404, "NoSuchBucket", s3.delete_object, Bucket=bucket_name(), Key="k")
+
+
+# ------------------------------------------------------------------------------------ read after write
+
+
+def test_reads_right_after_each_kind_of_write_from_many_connections(s3, bucket):
+    """The server keeps rows it read lately in memory (store/meta_cache.c). Every kind of write
+    to a key that many connections have just read — overwrite, metadata-replacing copy onto
+    itself, copy from another key, multipart Complete, delete, and a PUT after the delete — is
+    seen by every GET and HEAD sent once the write was acknowledged, on every connection."""
+    key = "hot"
+    s3.put_object(Bucket=bucket, Key="other", Body=b"from-other", Metadata={"src": "other"})
+
+    def reads(n=24):
+        def one(i):
+            try:
+                if i % 3 == 0:
+                    h = s3.head_object(Bucket=bucket, Key=key)
+                    return ("head", h["ETag"], h["ContentLength"], h.get("Metadata", {}).get("v"))
+                g = s3.get_object(Bucket=bucket, Key=key)
+                return ("get", g["Body"].read(), g.get("Metadata", {}).get("v"))
+            except s3.exceptions.ClientError as e:
+                return ("error", e.response["ResponseMetadata"]["HTTPStatusCode"])
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            return list(ex.map(one, range(n)))
+
+    def expect(body, etag, meta=None):
+        for r in reads():
+            if r[0] == "head":
+                assert r[1:] == (etag, len(body), meta), r
+            else:
+                assert r == ("get", body, meta), r[:2]
+
+    for i in range(5):
+        body = b"version %d " % i * (i + 1)
+        etag = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"v": str(i)})["ETag"]
+        expect(body, etag, str(i))
+    # CopyObject onto itself, replacing the metadata: same bytes, new metadata.
+    s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                   Metadata={"v": "copied"}, MetadataDirective="REPLACE")
+    expect(body, etag, "copied")
+    # CopyObject from another key.
+    r = s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": "other"})
+    expect(b"from-other", r["CopyObjectResult"]["ETag"], None)
+    # A multipart upload completed onto the key.
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata={"v": "mp"})["UploadId"]
+    part = payload(5 << 20, seed=7)
+    pe = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=1, Body=part)["ETag"]
+    tail = b"tail"
+    te = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=2, Body=tail)["ETag"]
+    expect(b"from-other", r["CopyObjectResult"]["ETag"], None)   # not yet
+    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": pe}, {"PartNumber": 2, "ETag": te}]})
+    expect(part + tail, done["ETag"], "mp")
+    # Delete: every read is a 404 at once; then a PUT brings it back at once.
+    s3.delete_object(Bucket=bucket, Key=key)
+    assert set(reads()) == {("error", 404)}
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=b"back")["ETag"]
+    expect(b"back", etag, None)
 
 
 # ------------------------------------------------------------------------------------ checksums

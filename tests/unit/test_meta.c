@@ -1095,6 +1095,142 @@ static void test_object_due(void **state)
     assert_string_equal(s, "b/late");
 }
 
+/* --- reads after changes: the row cache never hides one ------------------------------------ */
+
+/* Each kind of change, made right after the object was read (and so cached), is seen by the
+ * very next read. */
+static void test_object_reads_never_stale(void **state)
+{
+    fixture *f = *state;
+    meta_object o;
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);   /* cached absence */
+    assert_int_equal(put_inline(f->m, "k", "one", 10), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_memory_equal(o.inline_data, "one", 3);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(put_inline(f->m, "k", "two!", 11), META_OK);           /* overwrite */
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.size, 4);
+    assert_memory_equal(o.inline_data, "two!", 4);
+    assert_int_equal(o.mtime_ms, 11);
+    assert_int_equal(meta_object_set_headers(f->m, "b", "k", "etag-k", 11, "x-new: 1\n"), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_string_equal(o.headers, "x-new: 1\n");
+    assert_int_equal(meta_object_set_class(f->m, "b", "k", "etag-k", 11, "Archive", NULL, 0), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_string_equal(o.storage_class, "Archive");
+    assert_int_equal(meta_object_set_restore(f->m, "b", "k", "etag-k", 11, 0, 100, 200), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.restore_ready_ms, 100);
+    assert_int_equal(meta_object_delete(f->m, "b", "k"), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);
+    assert_int_equal(put_extents(f->m, "k", 1, 2), META_OK);                /* back, in blobs */
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.nextents, 2);
+    assert_null(o.inline_data);
+    assert_int_equal(meta_object_delete_if(f->m, "b", "k", "x", 5), META_OK);  /* lifecycle expiry */
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);
+    /* A multipart Complete onto a key whose absence was just read. */
+    create_upload(f, "k", "U9", 1);
+    assert_int_equal(part(f, "k", "U9", 1, 51), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_NOT_FOUND);
+    int blobs[] = {51};
+    assert_int_equal(complete(f, "k", "U9", blobs, 1), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "k", f->a, &o), META_OK);
+    assert_int_equal(o.parts_count, 1);
+    assert_string_equal(o.etag, "abc-1");
+    gc_all(f);
+}
+
+/* A writer changes two objects step by step and publishes each step once its call returned;
+ * readers on other threads check that no read made after a step was acknowledged shows a row
+ * from before it. "k" is rewritten every step; "d" is written on two steps of three and
+ * deleted on the third, so both stale rows and stale absences would show. */
+typedef struct stale_race {
+    meta_store *m;
+    _Atomic int acked;
+    _Atomic bool stop;
+    int bad;
+} stale_race;
+
+enum { RACE_STEPS = 600 };
+
+static void *race_writer(void *p)
+{
+    stale_race *r = p;
+    char data[16];
+    for (int s = 1; s <= RACE_STEPS; s++) {
+        snprintf(data, sizeof data, "%05d", s);
+        if (put_inline(r->m, "k", data, s) != META_OK) r->bad++;
+        meta_status st = s % 3 == 0 ? meta_object_delete(r->m, "b", "d") : put_inline(r->m, "d", data, s);
+        if (st != META_OK) r->bad++;
+        atomic_store(&r->acked, s);
+    }
+    atomic_store(&r->stop, true);
+    return NULL;
+}
+
+static int row_step(const meta_object *o) { return o->size == 5 ? atoi((const char *)o->inline_data) : -1; }
+
+static void *race_reader(void *p)
+{
+    stale_race *r = p;
+    arena *a = arena_new(4096);
+    for (int i = 0; !atomic_load(&r->stop); i++) {
+        meta_object o;
+        int before = atomic_load(&r->acked);
+        meta_status sk = meta_object_get(r->m, "b", "k", a, &o);
+        if (before > 0 && (sk != META_OK || row_step(&o) < before)) r->bad++;
+        before = atomic_load(&r->acked);
+        meta_status sd = meta_object_get(r->m, "b", "d", a, &o);
+        int after = atomic_load(&r->acked);
+        if (sd == META_OK && row_step(&o) < before) r->bad++;
+        if (sd == META_NOT_FOUND && before > 0) {
+            /* Absent is right only if a delete was acknowledged or under way meanwhile. */
+            bool deleted = false;
+            for (int s = before; s <= after + 1; s++) deleted |= s % 3 == 0;
+            if (!deleted) r->bad++;
+        }
+        if (sd != META_OK && sd != META_NOT_FOUND) r->bad++;
+        if (i % 256 == 0) {
+            arena_free(a);
+            a = arena_new(4096);
+        }
+    }
+    arena_free(a);
+    return NULL;
+}
+
+static void stale_race_run(meta_store *m)
+{
+    stale_race r = {.m = m};
+    pthread_t w, rd[4];
+    assert_int_equal(pthread_create(&w, NULL, race_writer, &r), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&rd[i], NULL, race_reader, &r), 0);
+    pthread_join(w, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(rd[i], NULL);
+    assert_int_equal(r.bad, 0);
+}
+
+static void test_object_reads_never_stale_concurrent(void **state)
+{
+    fixture *f = *state;
+    stale_race_run(f->m);
+    /* Again on a durable store, where changes commit in batches. */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/wosd-test-meta-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    meta_options opt = {.durable = true};
+    meta_store *d;
+    assert_int_equal(meta_open(dir, &opt, &d), META_OK);
+    meta_bucket b = {.name = "b", .owner = "AK1", .region = "r1", .storage_class = "STANDARD"};
+    assert_int_equal(meta_bucket_create(d, &b, NULL), META_OK);
+    stale_race_run(d);
+    meta_close(d);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1117,6 +1253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifecycle_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_conditional_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_reads_never_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_reads_never_stale_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_mixed_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_changes_do_not_starve_a_commit, setup, teardown),

@@ -1,9 +1,12 @@
 /* Unit tests of src/util and the small pure parts of src/s3: dates, encodings, XML escaping. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -44,6 +47,46 @@ static void test_time_forms(void **state)
     char basic[17];
     time_fmt_iso_basic(784111777, basic);
     assert_string_equal(basic, "19941106T084937Z");
+}
+
+/* The arithmetic date writers agree with the C library at every second that matters (epoch,
+ * leap days, century rules, the ends of the range) and at a spread of others. */
+static void check_against_libc(int64_t sec, int ms)
+{
+    time_t tt = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    char want[64], got[32];
+    strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    time_fmt_http(sec, got);
+    assert_string_equal(got, want);
+    strftime(want, sizeof want, "%Y%m%dT%H%M%SZ", &tm);
+    time_fmt_iso_basic(sec, got);
+    assert_string_equal(got, want);
+    char frac[8];
+    snprintf(frac, sizeof frac, ".%03dZ", ms);
+    strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+    strcat(want, frac);
+    time_fmt_iso_ms(sec * 1000 + ms, got);
+    assert_string_equal(got, want);
+}
+
+static void test_time_writers(void **state)
+{
+    (void)state;
+    static const int64_t fixed[] = {0, 59, 86399, 86400, 951782400 /* 2000-02-29 */,
+                                    951868799, 4107542400 /* 2100-03-01 */, 4107455999,
+                                    1709164800 /* 2024-02-29 */, 253402300799 /* 9999-12-31 */};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) check_against_libc(fixed[i], 0);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        check_against_libc((int64_t)(x % 253402300800ull), (int)(x >> 40) % 1000);
+    }
+    /* Outside 0000..9999 the library path answers, as before. */
+    char out[30];
+    time_fmt_http(-86400, out);
+    assert_string_equal(out, "Wed, 31 Dec 1969 00:00:00 GMT");
 }
 
 static void test_url_coding(void **state)
@@ -89,6 +132,96 @@ static void test_base64_hex(void **state)
     random_hex_upper(16, id);
     assert_int_equal(strlen(id), 32);
     for (int i = 0; i < 32; i++) assert_true((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F'));
+    char u[3][34];
+    unique_hex_upper(16, u[0]);
+    unique_hex_upper(16, u[1]);
+    unique_hex_upper(5, u[2]);
+    assert_int_equal(strlen(u[0]), 32);
+    assert_int_equal(strlen(u[2]), 10);
+    assert_string_not_equal(u[0], u[1]);
+    for (int i = 0; i < 32; i++)
+        assert_true((u[0][i] >= '0' && u[0][i] <= '9') || (u[0][i] >= 'A' && u[0][i] <= 'F'));
+}
+
+static void hex_of(const unsigned char *p, size_t n, char *out) { hex_encode(p, n, out); }
+
+/* RFC 4231 (HMAC-SHA256) and RFC 2202 (HMAC-SHA1) vectors, a key of exactly one block, a key
+ * longer than a block (hashed first), and a key that aliases the output. */
+static void test_digests_and_hmacs(void **state)
+{
+    (void)state;
+    unsigned char k20[20], k131[131], k64[64], mac[32];
+    char hex[65];
+    memset(k20, 0x0b, sizeof k20);
+    memset(k131, 0xaa, sizeof k131);
+    memset(k64, 'k', sizeof k64);
+    const char *big = "Test Using Larger Than Block-Size Key - Hash Key First";
+
+    hmac_sha256(k20, 20, "Hi There", 8, mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    hmac_sha256(k131, 131, big, strlen(big), mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    hmac_sha256(k64, 64, "", 0, mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "83026a325aaee70e36cfe607536aa1054104ad1077c36134810d4ccded1ccd3b");
+    hmac_sha256(k20, 20, "Hi There", 8, mac);
+    hmac_sha256(mac, 32, "again", 5, mac);   /* as the SigV4 key derivation chains them */
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "15bb30f4fc0262c7d1d34f6b264e90fea799090aaedeadb537eb2e440f81370d");
+
+    hmac_sha1(k20, 20, "Hi There", 8, mac);
+    hex_of(mac, 20, hex);
+    assert_string_equal(hex, "b617318655057264e28bc0b6fb378c8ef146be00");
+    hmac_sha1(k131, 80, big, strlen(big), mac);
+    hex_of(mac, 20, hex);
+    assert_string_equal(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+
+    sha256("abc", 3, mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    md5("abc", 3, mac);
+    hex_of(mac, 16, hex);
+    assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+    sha1("abc", 3, mac);
+    hex_of(mac, 20, hex);
+    assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    hash_ctx *h = hash_new(HASH_SHA256);
+    hash_update(h, "a", 1);
+    hash_update(h, "bc", 2);
+    hash_final(h, mac);
+    hex_of(mac, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* Each thread has its own context for the one-shot helpers: threads hashing at once agree. */
+static void *hmac_loop(void *arg)
+{
+    unsigned char mac[32];
+    char hex[65];
+    for (int i = 0; i < 2000; i++) {
+        hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+        hex_of(mac, 32, hex);
+        if (strcmp(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") != 0)
+            return arg;
+    }
+    return NULL;
+}
+
+static void test_hmac_threads(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&t[i], NULL, hmac_loop, t), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
 }
 
 static void test_xml_writer(void **state)
@@ -138,15 +271,27 @@ static void test_arena(void **state)
     char *big = arena_alloc(a, 1 << 22);
     big[(1 << 22) - 1] = 1;
     assert_string_equal(arena_printf(a, "%d-%s", 7, "z"), "7-z");
+    /* Copies end in a NUL even where the block held other bytes before. */
+    arena *b = arena_new(256);
+    memset(arena_alloc(b, 200), 'x', 200);
+    arena_free(b);
+    b = arena_new(256);
+    char *m = arena_memdup(b, "abc", 3);
+    assert_memory_equal(m, "abc", 4);
+    assert_string_equal(arena_strndup(b, "hello", 2), "he");
+    assert_string_equal(arena_strdup(b, ""), "");
+    assert_int_equal(((uintptr_t)arena_memdup(b, "q", 1)) % _Alignof(max_align_t), 0);
+    arena_free(b);
     arena_free(a);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_forms), cmocka_unit_test(test_url_coding),
+        cmocka_unit_test(test_time_forms), cmocka_unit_test(test_time_writers), cmocka_unit_test(test_url_coding),
         cmocka_unit_test(test_base64_hex), cmocka_unit_test(test_xml_writer),
         cmocka_unit_test(test_xml_reader), cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_digests_and_hmacs), cmocka_unit_test(test_hmac_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
