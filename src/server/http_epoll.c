@@ -431,7 +431,8 @@ static void respond(conn *c)
     *p++ = ' ';
     p = append(p, why, strlen(why));
     p = APPEND_LIT(p, "\r\nDate: ");
-    p = append(p, http_date(lp), strlen(lp->date));
+    const char *date = http_date(lp);
+    p = append(p, date, strlen(date));
     p = r->close ? APPEND_LIT(p, "\r\nConnection: close") : APPEND_LIT(p, "\r\nConnection: keep-alive");
     if (body_ok) {
         p = APPEND_LIT(p, "\r\nContent-Length: ");

@@ -147,7 +147,8 @@ bool http_has_token(const char *value, const char *token)
 
 enum {
     CH_SIZE,       /* hex digits of a chunk size */
-    CH_EXT,        /* after the size: optional whitespace, then ";ext" up to CR */
+    CH_BWS,        /* after the size: optional whitespace, then ';' or CR */
+    CH_EXT,        /* a chunk extension, up to CR */
     CH_SIZE_LF,    /* CR seen after the size line, LF must follow */
     CH_DATA,
     CH_DATA_CR,    /* CRLF after the chunk's data */
@@ -190,10 +191,20 @@ http_chunk_result http_chunked_feed(http_chunked *d, const char *p, size_t n, si
             }
             if (!d->digits) goto fail;
             if ((d->left >> 62) != 0) goto fail;   /* keeps every length a valid int64 */
-            d->st = CH_EXT;
+            d->st = CH_BWS;
             d->line = d->digits;
-            break;   /* c is looked at again in CH_EXT */
+            break;   /* c is looked at again in CH_BWS */
         }
+        case CH_BWS:
+            if (c == ';') {
+                d->st = CH_EXT;
+            } else if (c == '\r') {
+                d->st = CH_SIZE_LF;
+            } else if ((c != ' ' && c != '\t') || ++d->line > HTTP_CHUNK_LINE_MAX) {
+                goto fail;
+            }
+            i++;
+            break;
         case CH_EXT:
             if (c == '\r') {
                 d->st = CH_SIZE_LF;
