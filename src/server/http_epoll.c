@@ -51,6 +51,8 @@ enum {
     READER_BUF = 256 * 1024,      /* a reader-callback response's buffer */
     SENDFILE_CHUNK = 2 * 1024 * 1024,
     IO_BUDGET = 8 * 1024 * 1024,  /* bytes one connection moves before the others get a turn */
+    REQUEST_COST = 128 * 1024,    /* what a request counts against the turn: 64 tiny pipelined
+                                   * requests, then the others go */
     BODY_MIN_RATE = 1024,
     LINGER_MS = 2000,             /* reading what a closed request's client still sends */
     MAX_EVENTS = 256,
@@ -100,6 +102,8 @@ typedef struct conn {
     int fd;
     uint8_t st;
     bool ready;                 /* on the loop's ready list */
+    bool rd_ready;              /* the socket may have bytes: no short read or EAGAIN since the
+                                 * last EPOLLIN edge */
     bool v6;
     uint8_t addr[16];
     int64_t since;              /* ms: start of the current phase */
@@ -279,27 +283,37 @@ static void in_release(conn *c)
     c->in_off = c->in_len = c->in_cap = c->scanned = 0;
 }
 
+/* Moves the unconsumed bytes to the front of the buffer. */
+static void in_compact(conn *c)
+{
+    if (!c->in_off) return;
+    memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+    c->in_len -= c->in_off;
+    c->in_off = 0;
+}
+
+/* Replaces the buffer by a larger one of cap bytes, keeping its unconsumed bytes. */
+static bool in_grow(conn *c, size_t cap)
+{
+    in_compact(c);
+    char *m = malloc(cap);
+    if (!m) return false;
+    memcpy(m, c->in, c->in_len);
+    uint32_t len = c->in_len;
+    in_release(c);
+    c->in = m;
+    c->in_len = len;
+    c->in_cap = (uint32_t)cap;
+    return true;
+}
+
 /* Keeps p[0..n) for later (bytes read past a chunked body: the next pipelined request). */
 static bool in_stash(conn *c, const char *p, size_t n)
 {
     if (!n) return true;
     if (!in_reserve(c)) return false;
-    if (c->in_off) {
-        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-        c->in_len -= c->in_off;
-        c->in_off = 0;
-    }
-    size_t need = (size_t)c->in_len + n;
-    if (need > c->in_cap) {
-        char *m = malloc(need);
-        if (!m) return false;
-        memcpy(m, c->in, c->in_len);
-        uint32_t len = c->in_len;
-        in_release(c);
-        c->in = m;
-        c->in_len = len;
-        c->in_cap = (uint32_t)need;
-    }
+    in_compact(c);
+    if ((size_t)c->in_len + n > c->in_cap && !in_grow(c, (size_t)c->in_len + n)) return false;
     memcpy(c->in + c->in_len, p, n);
     c->in_len += (uint32_t)n;
     return true;
@@ -390,6 +404,7 @@ static conn *queue_pop(job_queue *q)
 static void *worker_main(void *arg)
 {
     struct http_server *s = arg;
+    pthread_setname_np(pthread_self(), "http-worker");
     conn *c;
     while ((c = queue_pop(&s->jobs)) != NULL) {
         s->h->end(c->x->r);
@@ -565,6 +580,7 @@ static void finish_request(conn *c)
     loop *lp = c->lp;
     bool close_after = c->x->r->close;
     request_free(c);
+    lp->budget = lp->budget > REQUEST_COST ? lp->budget - REQUEST_COST : 0;
     c->since = c->last_io = lp->now;
     c->body_bytes = 0;
     if (close_after) {
@@ -789,15 +805,20 @@ static int read_some(conn *c)
         advance(c);   /* bytes already here first (a pipelined request, a body's start) */
         return 1;
     }
+    /* Edge-triggered: a read shorter than asked emptied the socket, and any byte that comes
+     * later raises a new edge. Waiting for it saves the recv that would only say EAGAIN. */
+    if (!c->rd_ready) return 0;
     ssize_t n;
+    size_t want;
     if (c->st == C_BODY) {
         /* Body bytes go straight from the socket to the handler through the loop's buffer; a
          * Content-Length body is read no further than its end. */
         exch *x = c->x;
-        size_t want = SCRATCH_SIZE;
+        want = SCRATCH_SIZE;
         if (!x->chunked && x->body_left < want) want = (size_t)x->body_left;
         n = recv(c->fd, lp->scratch, want, 0);
         if (n > 0) {
+            if ((size_t)n < want) c->rd_ready = false;
             c->last_io = lp->now;
             lp->budget = lp->budget > (size_t)n ? lp->budget - (size_t)n : 0;
             size_t used = feed_body(c, lp->scratch, (size_t)n);
@@ -807,31 +828,19 @@ static int read_some(conn *c)
     } else if (c->st == C_LINGER) {
         n = recv(c->fd, lp->scratch, SCRATCH_SIZE, 0);
         if (n > 0) {
+            if ((size_t)n < SCRATCH_SIZE) c->rd_ready = false;
             lp->budget = lp->budget > (size_t)n ? lp->budget - (size_t)n : 0;
             return 1;
         }
     } else {
         if (!in_reserve(c)) return -1;
-        if (c->in_off && c->in_len == c->in_cap) {
-            memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-            c->in_len -= c->in_off;
-            c->in_off = 0;
-        }
-        if (c->in_len == c->in_cap) {
-            /* A head larger than the buffer: grow to the limit (and one byte past, to see it
-             * is exceeded). */
-            size_t cap = HTTP_HEAD_MAX + 1024;
-            char *m = malloc(cap);
-            if (!m) return -1;
-            memcpy(m, c->in, c->in_len);
-            uint32_t len = c->in_len;
-            in_release(c);
-            c->in = m;
-            c->in_len = len;
-            c->in_cap = (uint32_t)cap;
-        }
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (c->in_len == c->in_cap) in_compact(c);
+        /* A head larger than the buffer: grow to the limit (and past it, to see it exceeded). */
+        if (c->in_len == c->in_cap && !in_grow(c, HTTP_HEAD_MAX + 1024)) return -1;
+        want = c->in_cap - c->in_len;
+        n = recv(c->fd, c->in + c->in_len, want, 0);
         if (n > 0) {
+            if ((size_t)n < want) c->rd_ready = false;
             c->last_io = lp->now;
             c->in_len += (uint32_t)n;
             lp->budget = lp->budget > (size_t)n ? lp->budget - (size_t)n : 0;
@@ -841,7 +850,11 @@ static int read_some(conn *c)
         if (c->in_len == 0) in_release(c);
     }
     if (n == 0) return -1;   /* the client closed (mid-request or not): nothing more to do */
-    if (errno == EAGAIN || errno == EINTR) return errno == EINTR ? 1 : 0;
+    if (errno == EINTR) return 1;
+    if (errno == EAGAIN) {
+        c->rd_ready = false;
+        return 0;
+    }
     return -1;
 }
 
@@ -861,8 +874,7 @@ static void conn_run(conn *c)
                 return;
             }
             if (w == 0) return;
-            finish_request(c);
-            if (c->st == C_IDLE && c->in) advance(c);
+            finish_request(c);   /* a pipelined request already buffered is read_some's */
             continue;
         }
         default: {
@@ -927,6 +939,7 @@ static void accept_some(loop *lp)
         c->lp = lp;
         c->fd = fd;
         c->st = C_IDLE;
+        c->rd_ready = true;
         c->since = c->last_io = lp->now;
         if (ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
@@ -1023,6 +1036,9 @@ static void *loop_main(void *arg)
     loop *lp = arg;
     struct http_server *s = lp->s;
     struct epoll_event evs[MAX_EVENTS];
+    char name[16];
+    snprintf(name, sizeof name, "http-%u", (unsigned)(lp - s->loops));
+    pthread_setname_np(pthread_self(), name);
     lp->now = lp->last_sweep = mono_ms();
     listen_on(lp, true);
     for (;;) {
@@ -1036,7 +1052,9 @@ static void *loop_main(void *arg)
             } else if (p == lp) {
                 drain_resumed(lp);
             } else {
-                conn_run(p);
+                conn *c = p;
+                if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->rd_ready = true;
+                conn_run(c);
             }
         }
         /* Connections that used up their turn go again, in order. */
@@ -1076,40 +1094,11 @@ static void *loop_main(void *arg)
 
 /* --- start / stop -------------------------------------------------------------------------- */
 
-static bool parse_listen(const char *where, struct sockaddr_storage *ss, socklen_t *sl)
-{
-    char host[256];
-    const char *colon = strrchr(where, ':');
-    if (!colon || colon == where || (size_t)(colon - where) >= sizeof host) return false;
-    memcpy(host, where, (size_t)(colon - where));
-    host[colon - where] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || port < 0 || port > 65535) return false;
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']') return false;
-        host[hl - 1] = 0;
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *sl = sizeof *a;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *sl = sizeof *a;
-    if (!strcmp(host, "localhost")) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
-}
-
 static int open_listener(const char *where, unsigned *port)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (!parse_listen(where, &ss, &sl)) {
+    if (!http_parse_listen(where, &ss, &sl)) {
         log_error("cannot parse listen address '%s' (expected ADDR:PORT)", where);
         return -1;
     }

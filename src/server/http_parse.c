@@ -1,6 +1,9 @@
 /* http_parse — request heads and chunked bodies, strictly (see http_parse.h for the rules). */
 #include "server/http_parse.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -141,6 +144,35 @@ bool http_has_token(const char *value, const char *token)
         p = e;
     }
     return false;
+}
+
+bool http_parse_listen(const char *where, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[256];
+    const char *colon = strrchr(where, ':');
+    if (!colon || colon == where || (size_t)(colon - where) >= sizeof host) return false;
+    memcpy(host, where, (size_t)(colon - where));
+    host[colon - where] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 0 || port > 65535) return false;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[') {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']') return false;
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof *a;
+    if (!strcmp(host, "localhost")) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
 /* --- chunked bodies ------------------------------------------------------------------------ */

@@ -2,7 +2,7 @@
  *
  * Nothing here touches a socket, a clock or a thread; everything is fed bytes and says what it
  * found, so the unit tests and the fuzz target (tests/fuzz/fuzz_http_parse.c) exercise exactly
- * what the server runs. Three pieces:
+ * what the server runs. Three pieces (and the --listen address, which both cores parse):
  *   - http_head_end finds where a request's head (request line and headers) ends, resuming
  *     where its last call stopped so that a head arriving a byte at a time costs linear time;
  *   - http_parse_head splits a complete head into method, target and headers, copying it once
@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "server/http_req.h"
 #include "util/arena.h"
@@ -52,6 +53,10 @@ int64_t http_parse_length(const char *value);
 /* Whether a comma-separated header value holds token (case-insensitive), as in
  * "Connection: keep-alive, close". */
 bool http_has_token(const char *value, const char *token);
+
+/* "ADDR:PORT" (IPv4, "localhost" or "[IPv6]") into a socket address and its length; false
+ * when it is none of those. */
+bool http_parse_listen(const char *where, struct sockaddr_storage *ss, socklen_t *len);
 
 /* --- chunked bodies ------------------------------------------------------------------------ */
 
