@@ -8,6 +8,7 @@
 
 #include "s3/s3_internal.h"
 #include "util/checksum.h"
+#include "util/md5mb.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timefmt.h"
@@ -15,9 +16,14 @@
 /* Bodies up to this size are stored inline in the metadata row: one transaction, no file. */
 #define INLINE_MAX (32 * 1024)
 
+/* Bodies from this size on hash their MD5 together with other uploads in flight (md5mb.h):
+ * below it a body is mostly the tail a stream hashes alone anyway. */
+#define MULTI_MD5_MIN (1024 * 1024)
+
 struct objw {
     s3_req *q;
     hash_ctx *md5;
+    md5mb_stream *mb;           /* instead of md5, for large bodies while the set has room */
     int64_t expected, size;
     bool inline_ok;
     buf mem;
@@ -96,7 +102,8 @@ s3_err objw_new_for(s3_req *q, int64_t expected, bool inline_ok, const char *sto
         checksum_discard(&w->cks);
         return e;
     }
-    w->md5 = hash_new(HASH_MD5);
+    if (expected < 0 || expected >= MULTI_MD5_MIN) w->mb = md5mb_new();
+    if (!w->mb) w->md5 = hash_new(HASH_MD5);
     if (!inline_ok || expected > INLINE_MAX) {
         int rc = blob_writer_new_in(q->cfg->blobs, w->tier, &w->bw);
         if (rc) {
@@ -112,7 +119,8 @@ s3_err objw_write(objw *w, const char *data, size_t n)
 {
     if (w->size + (int64_t)n > S3_MAX_OBJECT_PUT) return S3E_EntityTooLarge;
     if (w->expected >= 0 && w->size + (int64_t)n > w->expected) return S3E_IncompleteBody;
-    hash_update(w->md5, data, n);
+    if (w->mb) md5mb_update(w->mb, data, n);
+    else hash_update(w->md5, data, n);
     if (w->cks.alg != CKS_NONE) checksum_update(&w->cks, data, n);
     w->size += (int64_t)n;
     if (!w->bw && w->mem.len + n > INLINE_MAX) {
@@ -135,7 +143,9 @@ s3_err objw_finish(objw *w, objw_result *res)
 {
     memset(res, 0, sizeof *res);
     if (w->expected >= 0 && w->size != w->expected) return S3E_IncompleteBody;
-    hash_final(w->md5, res->md5);
+    if (w->mb) md5mb_final(w->mb, res->md5);
+    else hash_final(w->md5, res->md5);
+    w->mb = NULL;
     w->md5 = NULL;
     hex_encode(res->md5, 16, res->etag);
     res->size = w->size;
@@ -184,12 +194,19 @@ void objw_abort(objw *w)
     if (!w) return;
     hash_discard(w->md5);
     w->md5 = NULL;
+    md5mb_discard(w->mb);
+    w->mb = NULL;
     checksum_discard(&w->cks);
     blob_writer_abort(w->bw);
     w->bw = NULL;
     if (w->committed) blob_remove(w->q->cfg->blobs, w->blob_id);
     w->committed = false;
     buf_free(&w->mem);
+}
+
+bool objw_is_inline(const objw *w)
+{
+    return !w->bw && w->expected >= 0 && w->expected <= INLINE_MAX;
 }
 
 void objw_set_expiry(objw *w, int64_t days)

@@ -49,6 +49,7 @@ static s3_err initiate_begin(s3_req *q)
     const char *cm = http_header(q->http, "Content-MD5");
     unsigned char md[16];
     if (cm && base64_decode(cm, strlen(cm), md, 16) != 16) return S3E_InvalidDigest;
+    q->grouped = true;   /* one row, nothing to do after its commit */
     return S3E_OK;
 }
 

@@ -109,6 +109,10 @@ static s3_err put_begin(s3_req *q)
     if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
     if ((e = objw_new_for(q, q->payload_len, true, s->storage_class, &s->w))) return e;
     objw_set_expiry(s->w, s->expiry_days);
+    /* A small object is one metadata row. Its commit may be shared with other requests'
+     * unless a condition must be checked against the current object first: the check reads
+     * committed rows only, and would miss a change of the same group. */
+    q->grouped = objw_is_inline(s->w) && !http_header(q->http, "If-None-Match") && !http_header(q->http, "If-Match");
     return S3E_OK;
 }
 

@@ -524,7 +524,10 @@ static http_step on_begin(http_req *r)
     if (e) return finish_with_error(q, e);
     /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
      * on a worker thread, never on the event thread (DESIGN.md). */
-    if (is_write(r)) http_defer_end(r);
+    if (is_write(r)) {
+        if (q->grouped) http_defer_end_group(r);
+        else http_defer_end(r);
+    }
     return HTTP_CONTINUE;
 }
 
@@ -587,11 +590,28 @@ static void on_cleanup(http_req *r)
     buf_free(&q->xml_body);
 }
 
+/* Grouped ends (s3_op.grouped): their changes share one metadata commit. */
+static void on_group_open(void) { meta_group_open(cfg->meta); }
+
+static bool on_group_close(void) { return meta_group_close(cfg->meta) == META_OK; }
+
+/* The group's commit failed: whatever end() answered, nothing it did was kept. */
+static void on_group_lost(http_req *r)
+{
+    s3_req *q = req_of(r);
+    http_resp_reset(r);
+    respond_error(q, S3E_InternalError);
+    common_headers(q);
+}
+
 static const http_handler handler = {
     .begin = on_begin,
     .body = on_body,
     .end = on_end,
     .cleanup = on_cleanup,
+    .group_open = on_group_open,
+    .group_close = on_group_close,
+    .group_lost = on_group_lost,
 };
 
 const http_handler *s3_handler(const s3_config *c)

@@ -73,6 +73,9 @@ struct s3_req {
     aws_chunked *chunked;       /* decodes aws-chunked bodies */
     buf xml_body;               /* collected request XML (ops that take one) */
     void *op_state;
+    /* Set by an op's begin: its end makes metadata changes only, with nothing to do after
+     * their commit, so it may share the commit with other requests' (a group, meta.h). */
+    bool grouped;
     const char *err_message;    /* replaces the table message in the error response */
     s3_err failed;              /* first error seen while streaming the body */
     uint64_t drained;           /* body bytes dropped after that error */
@@ -200,6 +203,9 @@ void objw_abort(objw *w);
 /* The object committed expires `days` lifecycle days after its write (0: at once); days < 0:
  * never (the default). */
 void objw_set_expiry(objw *w, int64_t days);
+/* The body's length is known and small enough to be stored in the metadata row: finishing
+ * it touches no file. */
+bool objw_is_inline(const objw *w);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
 /* Makes the finished body the object `key` of the request's bucket in one metadata commit,

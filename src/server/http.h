@@ -58,6 +58,12 @@ arena *http_arena(http_req *r);
  * requests whose end waits on the disk (fsync, a metadata commit), so that event threads never
  * do. Call it from begin(). */
 void http_defer_end(http_req *r);
+/* Like http_defer_end, for a request whose end() makes a change that can share its commit with
+ * other requests' changes: end() runs on the one group thread, together with every other such
+ * request waiting at the time, between the handler's group_open and group_close, and the
+ * responses go out once group_close has returned. A commit (and its flush) then costs one
+ * hand-over per group instead of several thread switches per request. Call it from begin(). */
+void http_defer_end_group(http_req *r);
 /* The protocol layer's own per-request state. */
 void http_set_ctx(http_req *r, void *ctx);
 void *http_ctx(const http_req *r);
@@ -95,6 +101,12 @@ typedef struct http_handler {
     http_step (*body)(http_req *r, const char *data, size_t len);
     void (*end)(http_req *r);
     void (*cleanup)(http_req *r);
+    /* Around each group of end() calls (http_defer_end_group), on the group thread. When
+     * group_close returns false the group's changes are lost: group_lost(r) then replaces the
+     * response of each of its requests before any is sent. */
+    void (*group_open)(void);
+    bool (*group_close)(void);
+    void (*group_lost)(http_req *r);
 } http_handler;
 
 /* Deferred end() calls block on the disk (fsync, the metadata commit), and the store commits

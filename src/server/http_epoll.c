@@ -12,10 +12,11 @@
  *     files go out with sendfile, 2 MiB a call.
  *
  * Threads. Each event thread owns its connections outright: nothing but the thread touches a
- * conn, except a worker running a deferred end() on a connection that is parked in C_WORK (the
+ * conn, except a thread running a deferred end() on a connection that is parked in C_WORK (the
  * event thread does not look at it then) and handing it back through the loop's `resumed` list
- * and its eventfd. Any other thread that must finish a request later (a serial commit queue,
- * say) can hand connections back the same way: loop_resume(). One listening socket is in every
+ * and its eventfd (loop_resume). Two queues feed those threads: `jobs`, served by the worker
+ * pool one request at a time (http_defer_end), and `groups`, served by one thread a whole group
+ * at a time between the handler's group_open and group_close (http_defer_end_group). One listening socket is in every
  * loop's epoll set with EPOLLEXCLUSIVE, so a new connection wakes one thread.
  *
  * Slow clients. Every loop sweeps its connections once a second: a connection idle (no request,
@@ -152,9 +153,12 @@ struct http_server {
     atomic_uint quiesced;
     loop *loops;
     unsigned nloops;
-    job_queue jobs;             /* deferred end() calls */
+    job_queue jobs;             /* deferred end() calls, served by the workers */
     pthread_t *workers;
     unsigned nworkers;
+    job_queue groups;           /* grouped end() calls (http_defer_end_group), one thread */
+    pthread_t grouper;
+    bool grouper_running;
 };
 
 static void conn_run(conn *c);
@@ -388,17 +392,41 @@ static void queue_push(job_queue *q, conn *c)
     pthread_mutex_unlock(&q->mu);
 }
 
-static conn *queue_pop(job_queue *q)
+/* Waits for work and takes up to max connections off the queue, in order, as a list linked
+ * by next_job; NULL once the queue is told to quit and is empty. */
+static conn *queue_pop(job_queue *q, unsigned max)
 {
     pthread_mutex_lock(&q->mu);
     while (!q->head && !q->quit) pthread_cond_wait(&q->cv, &q->mu);
-    conn *c = q->head;
-    if (c) {
-        q->head = c->next_job;
+    conn *first = q->head, *last = first;
+    if (first) {
+        for (unsigned n = 1; n < max && last->next_job; n++) last = last->next_job;
+        q->head = last->next_job;
         if (!q->head) q->tail = NULL;
+        last->next_job = NULL;
     }
     pthread_mutex_unlock(&q->mu);
-    return c;
+    return first;
+}
+
+static void queue_init(job_queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+}
+
+static void queue_quit(job_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->quit = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void queue_destroy(job_queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
 }
 
 static void *worker_main(void *arg)
@@ -406,9 +434,33 @@ static void *worker_main(void *arg)
     struct http_server *s = arg;
     pthread_setname_np(pthread_self(), "http-worker");
     conn *c;
-    while ((c = queue_pop(&s->jobs)) != NULL) {
+    while ((c = queue_pop(&s->jobs, 1)) != NULL) {
         s->h->end(c->x->r);
         loop_resume(c);
+    }
+    return NULL;
+}
+
+/* A group is every grouped request waiting when the thread looks, up to this many: enough to
+ * share a flush among all connections of a busy server, few enough that the first of them
+ * does not wait long for the last. */
+enum { GROUP_MAX = 256 };
+
+static void *grouper_main(void *arg)
+{
+    struct http_server *s = arg;
+    pthread_setname_np(pthread_self(), "http-group");
+    conn *group;
+    while ((group = queue_pop(&s->groups, GROUP_MAX)) != NULL) {
+        s->h->group_open();
+        for (conn *c = group; c; c = c->next_job) s->h->end(c->x->r);
+        if (!s->h->group_close())
+            for (conn *c = group; c; c = c->next_job) s->h->group_lost(c->x->r);
+        /* Only now may any answer go out: nothing is acknowledged before the group's commit. */
+        for (conn *c = group, *next; c; c = next) {
+            next = c->next_job;   /* loop_resume reuses next_job */
+            loop_resume(c);
+        }
     }
     return NULL;
 }
@@ -615,7 +667,7 @@ static void end_phase(conn *c)
     struct http_server *s = c->lp->s;
     if (x->r->defer_end) {
         c->st = C_WORK;
-        queue_push(&s->jobs, c);
+        queue_push(x->r->defer_group && s->grouper_running ? &s->groups : &s->jobs, c);
         return;
     }
     s->h->end(x->r);
@@ -1142,20 +1194,21 @@ static void free_server(http_server *s)
     }
     free(s->loops);
     free(s->workers);
-    pthread_mutex_destroy(&s->jobs.mu);
-    pthread_cond_destroy(&s->jobs.cv);
+    queue_destroy(&s->jobs);
+    queue_destroy(&s->groups);
     if (s->lfd >= 0) close(s->lfd);
     free(s);
 }
 
+/* Workers and the group thread finish what is queued, then end. */
 static void stop_workers(http_server *s)
 {
-    pthread_mutex_lock(&s->jobs.mu);
-    s->jobs.quit = true;
-    pthread_cond_broadcast(&s->jobs.cv);
-    pthread_mutex_unlock(&s->jobs.mu);
+    queue_quit(&s->jobs);
+    queue_quit(&s->groups);
     for (unsigned i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
     s->nworkers = 0;
+    if (s->grouper_running) pthread_join(s->grouper, NULL);
+    s->grouper_running = false;
 }
 
 http_server *http_start(const http_config *cfg)
@@ -1165,8 +1218,8 @@ http_server *http_start(const http_config *cfg)
     s->h = cfg->handler;
     s->idle_ms = (cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u) * 1000u;
     s->conn_limit = cfg->connection_limit ? cfg->connection_limit : 10000u;
-    pthread_mutex_init(&s->jobs.mu, NULL);
-    pthread_cond_init(&s->jobs.cv, NULL);
+    queue_init(&s->jobs);
+    queue_init(&s->groups);
     s->lfd = open_listener(cfg->listen, &s->port);
     s->nloops = cfg->threads ? cfg->threads : 1u;
     s->loops = calloc(s->nloops, sizeof *s->loops);
@@ -1199,6 +1252,9 @@ http_server *http_start(const http_config *cfg)
     }
     for (unsigned i = 0; i < nworkers; i++)
         if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->nworkers++;
+    /* Without group hooks (or without the thread) grouped ends run on the workers as any other. */
+    if (s->h->group_open && s->h->group_close && s->h->group_lost)
+        s->grouper_running = pthread_create(&s->grouper, NULL, grouper_main, s) == 0;
     for (unsigned i = 0; i < s->nloops; i++) {
         if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0) {
             log_error("cannot start an event thread");

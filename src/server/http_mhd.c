@@ -65,6 +65,11 @@ struct http_server {
     bool quit;
     pthread_t *workers;
     unsigned nworkers;
+    /* Grouped ends: a second queue, served by one thread a whole group at a time. */
+    pthread_cond_t gcv;
+    conn_req *gjobs_head, *gjobs_tail;
+    pthread_t grouper;
+    bool grouper_running;
     /* The watchdog's list of open connections. */
     pthread_mutex_t watch_mu;
     watched *watch;
@@ -187,14 +192,50 @@ static void *worker_main(void *arg)
     }
 }
 
+/* A group is every grouped request waiting when the thread looks, up to this many: enough to
+ * share a flush among all connections of a busy server, few enough that the first of them
+ * does not wait long for the last. */
+enum { GROUP_MAX = 256 };
+
+static void *grouper_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->gjobs_head && !s->quit) pthread_cond_wait(&s->gcv, &s->mu);
+        conn_req *group = s->gjobs_head, *last = group;
+        if (!group) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        for (int n = 1; n < GROUP_MAX && last->next_job; n++) last = last->next_job;
+        s->gjobs_head = last->next_job;
+        if (!s->gjobs_head) s->gjobs_tail = NULL;
+        last->next_job = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        s->h->group_open();
+        for (conn_req *cr = group; cr; cr = cr->next_job) s->h->end(cr->r);
+        if (!s->h->group_close())
+            for (conn_req *cr = group; cr; cr = cr->next_job) s->h->group_lost(cr->r);
+        for (conn_req *cr = group, *next; cr; cr = next) {
+            next = cr->next_job;   /* cr may be freed once its connection resumes */
+            atomic_store(&cr->ph, PH_ANSWERED);
+            MHD_resume_connection(cr->conn);
+        }
+    }
+}
+
 static void submit(struct http_server *s, conn_req *cr)
 {
+    bool grouped = cr->r->defer_group && s->grouper_running;
+    conn_req **head = grouped ? &s->gjobs_head : &s->jobs_head, **tail = grouped ? &s->gjobs_tail : &s->jobs_tail;
     pthread_mutex_lock(&s->mu);
     cr->next_job = NULL;
-    if (s->jobs_tail) s->jobs_tail->next_job = cr;
-    else s->jobs_head = cr;
-    s->jobs_tail = cr;
-    pthread_cond_signal(&s->cv);
+    if (*tail) (*tail)->next_job = cr;
+    else *head = cr;
+    *tail = cr;
+    pthread_cond_signal(grouped ? &s->gcv : &s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -415,11 +456,14 @@ static void stop_workers(http_server *s)
     pthread_mutex_lock(&s->mu);
     s->quit = true;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->gcv);
     pthread_mutex_unlock(&s->mu);
     for (unsigned i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    if (s->grouper_running) pthread_join(s->grouper, NULL);
     free(s->workers);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->gcv);
     pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }
@@ -443,6 +487,10 @@ http_server *http_start(const http_config *cfg)
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (!s->workers) abort();
     for (unsigned i = 0; i < s->nworkers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);
+    /* Without group hooks (or without the thread) grouped ends run on the workers as any other. */
+    pthread_cond_init(&s->gcv, NULL);
+    if (s->h->group_open && s->h->group_close && s->h->group_lost)
+        s->grouper_running = pthread_create(&s->grouper, NULL, grouper_main, s) == 0;
     bool v6 = ss.ss_family == AF_INET6;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0);

@@ -173,6 +173,7 @@ const char *http_remote_addr(const http_req *r) { return r->remote; }
 arena *http_arena(http_req *r) { return r->arena; }
 void http_set_ctx(http_req *r, void *ctx) { r->ctx = ctx; }
 void http_defer_end(http_req *r) { r->defer_end = true; }
+void http_defer_end_group(http_req *r) { r->defer_end = r->defer_group = true; }
 void *http_ctx(const http_req *r) { return r->ctx; }
 
 const char *http_header(const http_req *r, const char *name)

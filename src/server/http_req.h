@@ -21,6 +21,7 @@ struct http_req {
     int64_t content_length;
     bool chunked;
     bool defer_end;
+    bool defer_group;           /* ... to the group thread (implies defer_end) */
     bool close;                 /* Connection: close after the response */
     void *ctx;
 

@@ -43,6 +43,21 @@ typedef struct meta_options {
 meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out);
 void meta_close(meta_store *m);
 
+/* --- groups of changes ---------------------------------------------------------------------
+ *
+ * A thread with many independent changes to make (the server's group thread, one change per
+ * waiting request) opens a group, makes them, and closes it: every change of the group shares
+ * one commit (and one flush), and no other thread's change runs in between. Inside a group a
+ * function that changes state returns as soon as its change is made, before it is committed:
+ * its META_OK is provisional, and becomes final only when meta_group_close returns META_OK.
+ * When it returns anything else every change of the group is lost, whatever each returned;
+ * after a failure inside the group the remaining changes fail at once (META_ERROR) rather than
+ * commit without the ones before them. A later change of the group sees the earlier ones;
+ * reads (meta_*_get, listings) see them once the group is closed. Only changes with nothing to do after their commit
+ * belong in a group (their caller acts on a provisional answer). */
+void meta_group_open(meta_store *m);
+meta_status meta_group_close(meta_store *m);
+
 /* --- buckets ----------------------------------------------------------------------------- */
 typedef struct meta_bucket {
     char name[64];

@@ -312,6 +312,7 @@ struct meta_store {
     bool w_open;                /* the batch transaction is open */
     wjob *w_batch;              /* changes done in it, waiting for its commit */
     int w_nbatch;
+    bool w_group_failed;        /* a change of the open group failed the batch (holder only) */
     /* IAM generation: gen is what callers read; gen_db is the highest value of the database's
      * counter this handle has seen committed (its own changes and meta_iam_refresh). */
     _Atomic uint64_t gen;
@@ -320,9 +321,19 @@ struct meta_store {
     /* Lifecycle generation: moves after every change of a bucket's rules made through this
      * handle, so readers may cache parsed rules (meta_lifecycle_generation). */
     _Atomic uint64_t lc_gen;
+    /* The checkpointer: copies the log into the database on its own thread and connection,
+     * so that no commit waits for a checkpoint (SQLite's automatic one runs inside the commit
+     * that crosses the threshold, with its fsyncs). Guarded by ck_mu. */
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    bool ck_due, ck_quit, ck_running;
+    pthread_t ck_thread;
 };
 
 static _Thread_local uint64_t scan_rows;
+
+/* The store whose group this thread has open (meta_group_open), if any: it holds the turn. */
+static _Thread_local meta_store *tl_group;
 
 uint64_t meta_sqlite_scan_rows(void) { return scan_rows; }
 
@@ -522,7 +533,7 @@ static meta_status tx_end(conn *c, meta_status s)
 /* Ends the batch: commits it and tells every change in it how it went — its own answer when the
  * commit succeeds, META_ERROR when it does not (even a "not found" was read from changes that
  * are now gone). Called by the holder of the turn, with w_mu held; returns with it held. */
-static void batch_finish(meta_store *m)
+static meta_status batch_finish(meta_store *m)
 {
     conn *c = m->w;
     meta_status s = META_OK;
@@ -541,6 +552,7 @@ static void batch_finish(meta_store *m)
     }
     m->w_batch = NULL;
     m->w_nbatch = 0;
+    return s;
 }
 
 /* The batch transaction is gone (SQLite rolled it back after an I/O error or a full disk):
@@ -570,7 +582,7 @@ static void turn_pass(meta_store *m)
 /* Takes the writer's turn and opens a savepoint for one change in the batch transaction
  * (opening the batch if none is open). On success *out is the writer, to be handed back with
  * w_end; on failure the turn is already given up. */
-static meta_status w_begin(meta_store *m, conn **out)
+static void turn_take(meta_store *m)
 {
     pthread_mutex_lock(&m->w_mu);
     if (!m->w_busy) {
@@ -587,6 +599,13 @@ static meta_status w_begin(meta_store *m, conn **out)
         while (sem_wait(&me.go) != 0) continue;   /* EINTR */
         sem_destroy(&me.go);
     }
+}
+
+static meta_status w_begin(meta_store *m, conn **out)
+{
+    bool grouped = tl_group == m;
+    if (!grouped) turn_take(m);
+    else if (m->w_group_failed) return META_ERROR;
 
     conn *c = m->w;
     meta_status s = META_OK;
@@ -603,9 +622,17 @@ static meta_status w_begin(meta_store *m, conn **out)
     }
     release(c);
     pthread_mutex_lock(&m->w_mu);
-    if (m->w_open && sqlite3_get_autocommit(c->db)) batch_lost(m);
-    else if (m->w_open && m->w_waiting == 0) batch_finish(m);
-    turn_pass(m);
+    if (grouped) {
+        /* The group keeps the turn; a lost batch took the group's earlier changes with it. */
+        if (m->w_open && sqlite3_get_autocommit(c->db)) {
+            batch_lost(m);
+            m->w_group_failed = true;
+        }
+    } else {
+        if (m->w_open && sqlite3_get_autocommit(c->db)) batch_lost(m);
+        else if (m->w_open && m->w_waiting == 0) batch_finish(m);
+        turn_pass(m);
+    }
     pthread_mutex_unlock(&m->w_mu);
     return s;
 }
@@ -628,6 +655,17 @@ static meta_status w_end(conn *c, meta_status s)
         }
     }
     release(c);
+    if (tl_group == m) {
+        /* In a group the answer is provisional; meta_group_close commits. */
+        if (sqlite3_get_autocommit(c->db)) {
+            if (s == META_OK) s = META_ERROR;
+            pthread_mutex_lock(&m->w_mu);
+            batch_lost(m);
+            m->w_group_failed = true;
+            pthread_mutex_unlock(&m->w_mu);
+        }
+        return s;
+    }
     wjob me = {.s = s};
     sem_init(&me.done, 0, 0);
     bool joined = false;
@@ -650,6 +688,27 @@ static meta_status w_end(conn *c, meta_status s)
         while (sem_wait(&me.done) != 0) continue;   /* EINTR */
     sem_destroy(&me.done);
     return me.s;
+}
+
+void meta_group_open(meta_store *m)
+{
+    turn_take(m);
+    tl_group = m;
+    m->w_group_failed = false;
+}
+
+meta_status meta_group_close(meta_store *m)
+{
+    pthread_mutex_lock(&m->w_mu);
+    /* The batch may also hold changes of threads that handed the turn to this one; they learn
+     * the outcome from the same commit. */
+    meta_status s = batch_finish(m);
+    if (m->w_group_failed) s = META_ERROR;
+    m->w_group_failed = false;
+    tl_group = NULL;
+    turn_pass(m);
+    pthread_mutex_unlock(&m->w_mu);
+    return s;
 }
 
 /* --- small helpers ----------------------------------------------------------------------- */
@@ -985,6 +1044,71 @@ static meta_status schema_init(conn *c)
     return tx_end(c, s);
 }
 
+/* --- the checkpointer ----------------------------------------------------------------------- */
+
+/* The log is copied back once it holds this many pages: SQLite's own default threshold. */
+enum { CHECKPOINT_PAGES = 1000 };
+
+/* Runs on the writer after each commit, with the log's size in pages. */
+static int wal_hook(void *cls, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    meta_store *m = cls;
+    if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
+    pthread_mutex_lock(&m->ck_mu);
+    if (!m->ck_due) {
+        m->ck_due = true;
+        pthread_cond_signal(&m->ck_cv);
+    }
+    pthread_mutex_unlock(&m->ck_mu);
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    meta_store *m = arg;
+    conn *c = conn_open(m, false);
+    pthread_mutex_lock(&m->ck_mu);
+    for (;;) {
+        while (!m->ck_due && !m->ck_quit) pthread_cond_wait(&m->ck_cv, &m->ck_mu);
+        if (m->ck_quit) break;
+        m->ck_due = false;
+        pthread_mutex_unlock(&m->ck_mu);
+        /* PASSIVE: copies what no reader still needs and never blocks readers or the writer;
+         * what it leaves is copied next time. The log restarts from its beginning once a
+         * checkpoint has copied all of it. */
+        int rc = c ? sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) : SQLITE_ERROR;
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) log_warn("meta: checkpoint: %s", c ? sqlite3_errmsg(c->db) : "no connection");
+        pthread_mutex_lock(&m->ck_mu);
+    }
+    pthread_mutex_unlock(&m->ck_mu);
+    if (c) conn_close(c);
+    return NULL;
+}
+
+static void checkpointer_start(meta_store *m)
+{
+    pthread_mutex_init(&m->ck_mu, NULL);
+    pthread_cond_init(&m->ck_cv, NULL);
+    m->ck_running = pthread_create(&m->ck_thread, NULL, checkpointer_main, m) == 0;
+    /* Without the thread, SQLite's automatic checkpoint stays on. */
+    if (m->ck_running) sqlite3_wal_hook(m->w->db, wal_hook, m);
+}
+
+static void checkpointer_stop(meta_store *m)
+{
+    if (!m->ck_running) return;
+    pthread_mutex_lock(&m->ck_mu);
+    m->ck_quit = true;
+    pthread_cond_signal(&m->ck_cv);
+    pthread_mutex_unlock(&m->ck_mu);
+    pthread_join(m->ck_thread, NULL);
+    m->ck_running = false;
+    pthread_mutex_destroy(&m->ck_mu);
+    pthread_cond_destroy(&m->ck_cv);
+}
+
 meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out)
 {
     *out = NULL;
@@ -1019,6 +1143,7 @@ meta_status meta_open(const char *dir, const meta_options *opt, meta_store **out
         meta_close(m);
         return META_ERROR;
     }
+    checkpointer_start(m);
     *out = m;
     return META_OK;
 }
@@ -1028,6 +1153,7 @@ void meta_close(meta_store *m)
     if (!m) return;
     /* Deleting the key first means no exiting thread runs its destructor from here on; every
      * connection left is in the registry, and no other thread may be using the store. */
+    checkpointer_stop(m);
     if (m->key_ok) pthread_key_delete(m->key);
     for (conn *c = m->conns, *next; c; c = next) {
         next = c->next;

@@ -752,6 +752,34 @@ def test_metadata_sync_failure_leaves_nothing_visible(server_factory, bucket_nam
     assert p.returncode == 0, p.stdout.decode()
 
 
+def test_grouped_commit_failure_fails_every_request(server_factory, bucket_name, fsync_shim):
+    """Initiates run in groups that share one metadata commit: when that commit's flush fails,
+    every request of the group must get a 5xx (none may keep the 200 its change had before the
+    commit), no upload may show, and the next group works again."""
+    srv, fault = _shim_server(server_factory, fsync_shim, "fdatasync-group")
+    b = bucket_name("group")
+    assert srv.client("aws4").create_bucket(b).status == 200
+
+    def initiate(i):
+        return srv.client("aws4").post(b, "k%02d" % i, query="uploads")
+
+    fault("fdatasync")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            rs = list(ex.map(initiate, range(48)))
+    finally:
+        fault(None)
+    for r in rs:
+        assert_s3_5xx(r, "Initiate whose group commit fails")
+    r = srv.client("aws4").get(b, query="uploads")
+    assert r.status == 200 and b"<UploadId>" not in r.body, r.body
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        rs = list(ex.map(initiate, range(48)))
+    assert all(r.status == 200 for r in rs), [r for r in rs if r.status != 200][:3]
+    r = srv.client("aws4").get(b, query="uploads")
+    assert r.body.count(b"<UploadId>") == 48, r.body[:500]
+
+
 # ------------------------------------------------------------------------------------------- one server per directory
 
 

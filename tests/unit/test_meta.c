@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/meta.h"
@@ -888,6 +889,97 @@ static void test_close_with_live_threads(void **state)
     assert_memory_equal(o.inline_data, "d", 1);
 }
 
+/* --- groups ------------------------------------------------------------------------------ */
+
+static void reopen_durable(fixture *f)
+{
+    meta_close(f->m);
+    meta_options opt = {.durable = true};
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+}
+
+/* A group's changes answer at once and become visible together, at its close; a change that
+ * fails inside it fails alone. */
+static void test_group_changes_share_a_commit(void **state)
+{
+    fixture *f = *state;
+    reopen_durable(f);
+    meta_object o;
+    meta_group_open(f->m);
+    assert_int_equal(put_inline(f->m, "g1", "one", 1), META_OK);
+    assert_int_equal(meta_object_put(f->m, "no-such-bucket", &(meta_object){.key = "x", .headers = ""}),
+                     META_NOT_FOUND);
+    assert_int_equal(put_inline(f->m, "g2", "two", 2), META_OK);
+    /* A later change of the group sees the earlier ones (g1 is replaced: its row is there). */
+    assert_int_equal(put_inline(f->m, "g1", "uno", 3), META_OK);
+    /* Reads do not, until the commit. */
+    assert_int_equal(meta_object_get(f->m, "b", "g1", f->a, &o), META_NOT_FOUND);
+    assert_int_equal(meta_group_close(f->m), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "g1", f->a, &o), META_OK);
+    assert_memory_equal(o.inline_data, "uno", 3);
+    assert_int_equal(meta_object_get(f->m, "b", "g2", f->a, &o), META_OK);
+    assert_memory_equal(o.inline_data, "two", 3);
+    assert_int_equal(meta_object_get(f->m, "b", "x", f->a, &o), META_NOT_FOUND);
+    /* An empty group commits nothing and is fine. */
+    meta_group_open(f->m);
+    assert_int_equal(meta_group_close(f->m), META_OK);
+}
+
+/* Groups on one thread while other threads write alone: the turn passes between them (a
+ * thread may hand it, with its change still uncommitted, to the group, whose close then
+ * commits for both), nobody waits forever, and every change lands once. */
+static void test_groups_among_single_writers(void **state)
+{
+    fixture *f = *state;
+    reopen_durable(f);
+    enum { N = 8 };
+    pthread_t th[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){.m = f->m, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, put_many, &w[i]), 0);
+    }
+    char key[32];
+    int failures = 0;
+    for (int g = 0; g < 40; g++) {
+        meta_group_open(f->m);
+        for (int i = 0; i < 5; i++) {
+            snprintf(key, sizeof key, "g/%02d/%d", g, i);
+            if (put_inline(f->m, key, "d", g) != META_OK) failures++;
+        }
+        if (meta_group_close(f->m) != META_OK) failures++;
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    assert_int_equal(failures, 0);
+    int n = 0;
+    bool t;
+    const char *last;
+    meta_list_query q = {.prefix = "", .after = "", .max = 5000};
+    assert_int_equal(meta_object_list(f->m, "b", &q, f->a, count_cb, &n, &t, &last), META_OK);
+    assert_int_equal(n, N * 200 + 40 * 5);
+}
+
+/* The checkpointer copies the log into the database file in the background: after a few MiB of
+ * changes the database file holds them, without any reader or writer asking. */
+static void test_checkpointer_copies_the_log(void **state)
+{
+    fixture *f = *state;
+    static char data[4001];
+    memset(data, 'c', sizeof data - 1);
+    char key[32], path[128];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "ck/%04d", i);
+        assert_int_equal(put_inline(f->m, key, data, i), META_OK);
+    }
+    snprintf(path, sizeof path, "%s/meta.db", f->dir);
+    struct stat st = {0};
+    for (int i = 0; i < 1000 && (stat(path, &st) != 0 || st.st_size < 4 << 20); i++) usleep(10 * 1000);
+    assert_true(st.st_size >= 4 << 20);
+}
+
 /* --- lifecycle (schema v3) ------------------------------------------------------------------- */
 
 static void lc_names(void *cls, const meta_lifecycle *lc)
@@ -1029,6 +1121,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_mixed_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_changes_do_not_starve_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_changes_share_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_among_single_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer_copies_the_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
