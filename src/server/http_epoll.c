@@ -755,16 +755,18 @@ static void start_request(conn *c, size_t hlen)
     c->st = C_BODY;
     c->since = lp->now;
     c->body_bytes = 0;
+    /* A client that asked "Expect: 100-continue" waits for the 100 before it sends its body
+     * (or before it reads on: botocore takes any answer in place of the 100 for the final one
+     * and then misreads the next response on the connection, a hang seen with aws-cli). So
+     * the 100 goes out whenever the request goes on, even with an empty body, and an answer
+     * given instead of it closes the connection, as libmicrohttpd does. */
+    bool want_100 = expect && h.minor >= 1 && c->in_off == c->in_len;
     if (s->h->begin(r) == HTTP_DONE) {
-        if (has_body) x->unread_body = true;   /* refused before "100 Continue" */
+        if (has_body || want_100) x->unread_body = true;   /* refused before "100 Continue" */
         respond(c);
         return;
     }
-    if (!has_body) {
-        end_phase(c);
-        return;
-    }
-    if (expect && h.minor >= 1 && c->in_off == c->in_len) {
+    if (want_100) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         ssize_t w = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
         if (w != (ssize_t)sizeof cont - 1) {
@@ -772,6 +774,7 @@ static void start_request(conn *c, size_t hlen)
             return;
         }
     }
+    if (!has_body) end_phase(c);
 }
 
 /* Gives body bytes to the handler; returns how many were used (bytes after the body's end are
