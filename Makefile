@@ -8,8 +8,22 @@
 #   make bench      wosd against nginx on loopback, figures with ratios (tests/bench/bench.mk)
 #   make lint       cppcheck and clang-tidy over src/ (scripts/lint.sh; checks in .clang-tidy)
 #   make valgrind-unit  the unit tests of the release build under Valgrind memcheck, no leak allowed
+#
+# HTTP_CORE picks the HTTP/1.1 core: epoll (default, src/server/http_epoll.c, our own) or mhd
+# (src/server/http_mhd.c on libmicrohttpd, built into build/mhd/ so both can be measured side
+# by side: `make HTTP_CORE=mhd` gives build/mhd/wosd). Everything else is shared.
 CC      ?= cc
+HTTP_CORE ?= epoll
+ifeq ($(HTTP_CORE),mhd)
+BUILD   ?= build/mhd
 PKGS     = libmicrohttpd libssl libcrypto sqlite3 libxml-2.0 jansson libzstd
+HTTP_CORE_SKIP = src/server/http_epoll.c
+else ifeq ($(HTTP_CORE),epoll)
+PKGS     = libssl libcrypto sqlite3 libxml-2.0 jansson libzstd
+HTTP_CORE_SKIP = src/server/http_mhd.c
+else
+$(error HTTP_CORE must be epoll or mhd)
+endif
 CSTD     = -std=c17 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INC      = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -26,7 +40,7 @@ endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) $(INC) -MMD -MP
 LDFLAGS += $(SAN)
 
-SRCS     = $(shell find src -name '*.c' | sort)
+SRCS     = $(filter-out $(HTTP_CORE_SKIP),$(shell find src -name '*.c' | sort))
 LIB_SRCS = $(filter-out src/main.c,$(SRCS))
 OBJS     = $(SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -1,9 +1,10 @@
 /* http — the server's interface to the protocol layer.
  *
- * One http_req is one HTTP request and its response. The HTTP core (http_mhd.c, on
- * libmicrohttpd) owns it; the protocol layer reads the request line and headers through the
- * accessors below and describes the response through the http_resp_* setters. No
- * libmicrohttpd type crosses this header, so the core can be replaced without touching s3/.
+ * One http_req is one HTTP request and its response. The HTTP core owns it (http_epoll.c, our
+ * own, by default; http_mhd.c on libmicrohttpd with `make HTTP_CORE=mhd`); the protocol layer
+ * reads the request line and headers through the accessors below and describes the response
+ * through the http_resp_* setters. No core's type crosses this header, so either core serves
+ * s3/ unchanged.
  *
  * The life of a request, as the handler sees it (http_handler below):
  *   begin(req)            headers are complete; no body byte has been read. Returning a final

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/http_parse.h"
 #include "server/http_req.h"
 #include "util/log.h"
 
@@ -450,35 +451,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* --- start / stop --------------------------------------------------------------------------- */
 
-static bool parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) return false;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || port < 0 || port > 65535) return false;
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']') return false;
-        host[hl - 1] = 0;
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = true;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = false;
-    if (!strcmp(host, "localhost")) return inet_pton(AF_INET, "127.0.0.1", &a->sin_addr) == 1;
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
-}
-
 static void stop_workers(http_server *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -499,8 +471,8 @@ static void stop_workers(http_server *s)
 http_server *http_start(const http_config *cfg)
 {
     struct sockaddr_storage ss;
-    bool v6;
-    if (!parse_listen(cfg->listen, &ss, &v6)) {
+    socklen_t sl;
+    if (!http_parse_listen(cfg->listen, &ss, &sl)) {
         log_error("cannot parse listen address '%s' (expected ADDR:PORT)", cfg->listen);
         return NULL;
     }
@@ -519,6 +491,7 @@ http_server *http_start(const http_config *cfg)
     pthread_cond_init(&s->gcv, NULL);
     if (s->h->group_open && s->h->group_close && s->h->group_lost)
         s->grouper_running = pthread_create(&s->grouper, NULL, grouper_main, s) == 0;
+    bool v6 = ss.ss_family == AF_INET6;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,

@@ -6,11 +6,21 @@
 #include <strings.h>
 #include <unistd.h>
 
-http_req *http_req_new(const char *method, const char *target)
+http_req *http_req_alloc(void)
 {
     arena *a = arena_new(8192);
     http_req *r = arena_alloc(a, sizeof *r);
     r->arena = a;
+    r->method = r->path = r->query = r->remote = "";
+    r->content_length = -1;
+    r->fd = -1;
+    return r;
+}
+
+http_req *http_req_new(const char *method, const char *target)
+{
+    http_req *r = http_req_alloc();
+    arena *a = r->arena;
     r->method = arena_strdup(a, method);
     const char *q = strchr(target, '?');
     if (q) {
@@ -18,11 +28,7 @@ http_req *http_req_new(const char *method, const char *target)
         r->query = arena_strdup(a, q + 1);
     } else {
         r->path = arena_strdup(a, target);
-        r->query = "";
     }
-    r->remote = "";
-    r->content_length = -1;
-    r->fd = -1;
     return r;
 }
 
@@ -45,6 +51,11 @@ static void push(arena *a, http_hdr **v, size_t *n, size_t *cap, const char *nam
 void http_req_add_header(http_req *r, const char *name, const char *value)
 {
     push(r->arena, &r->hdrs, &r->nhdrs, &r->caphdrs, name, value);
+    http_req_note_framing(r, name, value);
+}
+
+void http_req_note_framing(http_req *r, const char *name, const char *value)
+{
     /* The first Content-Length frames the body, as libmicrohttpd reads it; a second one that
      * differs is refused (http_framing_error). Only exactly "chunked" is a chunked body. */
     if (strcasecmp(name, "content-length") == 0 && !repeated_header(r, name)) {

@@ -1,6 +1,6 @@
 /* http_req — the request object behind http.h, shared by the HTTP core and by tests.
  *
- * Only the HTTP core (http_mhd.c) and unit tests include this header; the protocol layer sees
+ * Only the HTTP cores (http_epoll.c, http_mhd.c) and unit tests include this header; the protocol layer sees
  * http_req through the accessors of http.h alone. */
 #ifndef WOSD_SERVER_HTTP_REQ_H
 #define WOSD_SERVER_HTTP_REQ_H
@@ -38,9 +38,14 @@ struct http_req {
     void (*free_cls)(void *);
 };
 
+/* Creates an empty request (method, path, query and remote ""), with its arena. */
+http_req *http_req_alloc(void);
 /* Creates a request from a target ("/path?query"); the caller adds headers. */
 http_req *http_req_new(const char *method, const char *target);
 void http_req_add_header(http_req *r, const char *name, const char *value);
+/* Updates content_length and chunked for a header that is already r->hdrs[r->nhdrs - 1] (the
+ * core's parser fills hdrs itself, without copying). */
+void http_req_note_framing(http_req *r, const char *name, const char *value);
 /* Releases the request, its arena and any response body it still owns. */
 void http_req_free(http_req *r);
 /* A response header by name (case-insensitive), for the core and for tests. */

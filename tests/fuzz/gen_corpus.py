@@ -420,10 +420,33 @@ def url_seeds():
     return {"u%02d" % i: f for i, f in enumerate(forms)}
 
 
+def http_parse_seeds():
+    """Byte 0 splits the body; then a request head as clients send it, and a chunked body."""
+    sig = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+           "Signature=%s" % (AWS_AK, AWS_SCOPE, "0" * 64))
+    get = ("GET /examplebucket/test.txt?response-content-type=text%%2Fplain HTTP/1.1\r\nHost: s3.amazonaws.com\r\n"
+           "x-amz-date: %s\r\nx-amz-content-sha256: %s\r\nAuthorization: %s\r\n\r\n" % (AWS_TS, EMPTY_SHA, sig))
+    put = ("PUT /b/k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+           "Authorization: %s\r\n\r\n" % sig)
+    bodies = [b"5\r\nhello\r\n0\r\n\r\n", b"3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nx-amz-checksum-crc32: AAAAAA==\r\n\r\n",
+              b"10000000000000005\r\nhello\r\n0\r\n\r\n", b"-5\r\nhello\r\n0\r\n\r\n", b"5\nhello\n0\n\n",
+              b"0\r\n\r\nGET / HTTP/1.1\r\n\r\n"]
+    heads = [get.encode(), put.encode(), b"GET / HTTP/1.0\n\n", b"HEAD /b/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             b"PUT /b/k HTTP/1.1\r\nContent-Length : 5\r\nX-A: v\r\n folded\r\n\r\n",
+             b"GET /\xe4\xb8\xad HTTP/2.0\r\n\r\n", b"BAD LINE\r\n\r\n", b"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n"]
+    out = {}
+    for i, h in enumerate(heads):
+        out["h%02d" % i] = bytes([i % 17]) + h + bodies[i % len(bodies)]
+    for i, b in enumerate(bodies):
+        out["b%02d" % i] = bytes([3 + i]) + put.encode() + b
+    return out
+
+
 def main():
     self_check()
     sets = {"fuzz_auth": auth_seeds(), "fuzz_chunked": chunked_seeds(), "fuzz_form": form_seeds(), "fuzz_xml": xml_seeds(),
-            "fuzz_time": time_seeds(), "fuzz_range": range_seeds(), "fuzz_url": url_seeds()}
+            "fuzz_time": time_seeds(), "fuzz_range": range_seeds(), "fuzz_url": url_seeds(),
+            "fuzz_http_parse": http_parse_seeds()}
     for target, seeds in sets.items():
         d = os.path.join(OUT, target)
         shutil.rmtree(d, ignore_errors=True)
