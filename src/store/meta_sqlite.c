@@ -636,11 +636,13 @@ static void turn_take(meta_store *m)
         m->w_busy = true;
         pthread_mutex_unlock(&m->w_mu);
     } else {
+        /* On this stack until turn_pass has unlinked it and posted go: the queue never holds
+         * it past this function. */
         wwait me = {.next = NULL};
         sem_init(&me.go, 0, 0);
         if (m->w_queue_tail) m->w_queue_tail->next = &me;
-        else m->w_queue = &me;
-        m->w_queue_tail = &me;
+        else m->w_queue = &me;   // cppcheck-suppress autoVariables
+        m->w_queue_tail = &me;   // cppcheck-suppress autoVariables
         m->w_waiting++;
         pthread_mutex_unlock(&m->w_mu);
         while (sem_wait(&me.go) != 0) continue;   /* EINTR */
