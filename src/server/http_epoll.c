@@ -984,7 +984,7 @@ static void accept_some(loop *lp)
             return;
         }
         lp->deferred_accept = false;
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};   /* accept4 may fill less than all of it */
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -1191,11 +1191,15 @@ static int open_listener(const char *where, unsigned *port)
         close(fd);
         return -1;
     }
-    struct sockaddr_storage got;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } got = {0};
     socklen_t gl = sizeof got;
-    getsockname(fd, (struct sockaddr *)&got, &gl);
-    *port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                            : ((struct sockaddr_in *)&got)->sin_port);
+    if (getsockname(fd, &got.sa, &gl) != 0) got.sa.sa_family = AF_UNSPEC;
+    *port = got.sa.sa_family == AF_INET6 ? ntohs(got.in6.sin6_port)
+            : got.sa.sa_family == AF_INET ? ntohs(got.in.sin_port) : 0;
     return fd;
 }
 
