@@ -984,7 +984,7 @@ static void accept_some(loop *lp)
             return;
         }
         lp->deferred_accept = false;
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -1172,8 +1172,8 @@ static void *loop_main(void *arg)
 
 static int open_listener(const char *where, unsigned *port)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
+    struct sockaddr_storage ss = {0};
+    socklen_t sl = 0;
     if (!http_parse_listen(where, &ss, &sl)) {
         log_error("cannot parse listen address '%s' (expected ADDR:PORT)", where);
         return -1;
@@ -1191,11 +1191,17 @@ static int open_listener(const char *where, unsigned *port)
         close(fd);
         return -1;
     }
-    struct sockaddr_storage got;
+    /* The port actually bound (the address may say 0). */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } got;
+    memset(&got, 0, sizeof got);
     socklen_t gl = sizeof got;
-    getsockname(fd, (struct sockaddr *)&got, &gl);
-    *port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                            : ((struct sockaddr_in *)&got)->sin_port);
+    uint16_t net_port = 0;
+    if (getsockname(fd, &got.sa, &gl) == 0) net_port = got.sa.sa_family == AF_INET6 ? got.in6.sin6_port : got.in4.sin_port;
+    *port = ntohs(net_port);
     return fd;
 }
 
