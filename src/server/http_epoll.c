@@ -984,7 +984,7 @@ static void accept_some(loop *lp)
             return;
         }
         lp->deferred_accept = false;
-        struct sockaddr_storage ss = {0};   /* accept4 may fill less than all of it */
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -1172,8 +1172,8 @@ static void *loop_main(void *arg)
 
 static int open_listener(const char *where, unsigned *port)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
+    struct sockaddr_storage ss = {0};
+    socklen_t sl = 0;
     if (!http_parse_listen(where, &ss, &sl)) {
         log_error("cannot parse listen address '%s' (expected ADDR:PORT)", where);
         return -1;
@@ -1191,15 +1191,17 @@ static int open_listener(const char *where, unsigned *port)
         close(fd);
         return -1;
     }
+    /* The port actually bound (the address may say 0). */
     union {
         struct sockaddr sa;
-        struct sockaddr_in in;
+        struct sockaddr_in in4;
         struct sockaddr_in6 in6;
-    } got = {0};
+    } got;
+    memset(&got, 0, sizeof got);
     socklen_t gl = sizeof got;
-    if (getsockname(fd, &got.sa, &gl) != 0) got.sa.sa_family = AF_UNSPEC;
-    *port = got.sa.sa_family == AF_INET6 ? ntohs(got.in6.sin6_port)
-            : got.sa.sa_family == AF_INET ? ntohs(got.in.sin_port) : 0;
+    uint16_t net_port = 0;
+    if (getsockname(fd, &got.sa, &gl) == 0) net_port = got.sa.sa_family == AF_INET6 ? got.in6.sin6_port : got.in4.sin_port;
+    *port = ntohs(net_port);
     return fd;
 }
 
