@@ -147,6 +147,22 @@ def test_upload_ids_unique_across_restart(server_factory, bucket_name):
     assert sorted(listed) == sorted(first + second)
 
 
+def test_upload_ids_unique_unguessable_and_in_creation_order(server, bucket):
+    """Upload ids are 32 hex digits: the creation time in milliseconds (so new rows append to the
+    indexes keyed by them) and 80 random bits. Distinct even within one millisecond, ordered by
+    creation across milliseconds."""
+    c = server.client("aws4")
+    ids = [initiate(c, bucket, "order/%02d" % i)[0] for i in range(40)]
+    assert all(re.fullmatch(r"[0-9A-F]{32}", u) for u in ids), ids[:3]
+    assert len(set(ids)) == len(ids)
+    assert len({u[12:] for u in ids}) == len(ids), "the random part repeats"
+    stamps = [int(u[:12], 16) for u in ids]
+    assert stamps == sorted(stamps)
+    assert abs(stamps[-1] - time.time() * 1000) < 600_000
+    for u in ids:
+        assert c.delete(bucket, "order/%02d" % ids.index(u), query="uploadId=" + u).status == 204
+
+
 def test_initiate_content_md5(server, bucket):
     w = server.client("wos4")
     initiate(w, bucket, "k", {"Content-MD5": wc.md5_b64(b"")})
