@@ -5,9 +5,9 @@
  * independent streams in the eight 32-bit lanes of AVX2 registers keep the same chain of
  * dependent steps busy with eight times the bytes. Everything else hashes through hash.h.
  *
- * The functions work on whole 64-byte blocks and a state the caller keeps; md5_pad builds the
- * final block(s). The results are bit-for-bit MD5 (tests/unit/test_util.c checks them against
- * OpenSSL). */
+ * The functions work on whole 64-byte blocks and a state the caller keeps; md5_finish pads the
+ * tail and writes the digest. The results are bit-for-bit MD5 (tests/unit/test_md5.c checks
+ * them against OpenSSL). */
 #ifndef WOSD_UTIL_MD5_H
 #define WOSD_UTIL_MD5_H
 

@@ -159,8 +159,8 @@ def test_upload_ids_unique_unguessable_and_in_creation_order(server, bucket):
     stamps = [int(u[:12], 16) for u in ids]
     assert stamps == sorted(stamps)
     assert abs(stamps[-1] - time.time() * 1000) < 600_000
-    for u in ids:
-        assert c.delete(bucket, "order/%02d" % ids.index(u), query="uploadId=" + u).status == 204
+    for i, u in enumerate(ids):
+        assert c.delete(bucket, "order/%02d" % i, query="uploadId=" + u).status == 204
 
 
 def test_initiate_content_md5(server, bucket):
