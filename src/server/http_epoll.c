@@ -146,6 +146,7 @@ typedef struct loop {
     size_t budget;
     time_t date_sec;
     char date[40];
+    conn *grouped, *grouped_tail;  /* grouped ends of this iteration, queued at its end */
     pthread_mutex_t mu;         /* guards resumed */
     conn *resumed;
 } loop;
@@ -378,29 +379,36 @@ static void make_ready(conn *c)
 }
 
 /* Hands a connection whose end() ran elsewhere back to its event thread. Any thread. */
-static void loop_resume(conn *c)
+/* Hands connections whose end() ran back to their loop: first..last, linked by next_job
+ * newest first, all of one loop. One lock and at most one wake-up for the whole list. */
+static void loop_resume_list(conn *first, conn *last)
 {
-    loop *lp = c->lp;
+    loop *lp = first->lp;
     pthread_mutex_lock(&lp->mu);
     bool was_empty = !lp->resumed;
-    c->next_job = lp->resumed;
-    lp->resumed = c;
+    last->next_job = lp->resumed;
+    lp->resumed = first;
     pthread_mutex_unlock(&lp->mu);
     if (was_empty) loop_wake(lp);
 }
 
+static void loop_resume(conn *c) { loop_resume_list(c, c); }
+
 /* --- deferred end() ------------------------------------------------------------------------ */
 
-static void queue_push(job_queue *q, conn *c)
+/* Appends first..last (linked by next_job, in order) with one lock and one signal. */
+static void queue_push_list(job_queue *q, conn *first, conn *last)
 {
     pthread_mutex_lock(&q->mu);
-    c->next_job = NULL;
-    if (q->tail) q->tail->next_job = c;
-    else q->head = c;
-    q->tail = c;
+    last->next_job = NULL;
+    if (q->tail) q->tail->next_job = first;
+    else q->head = first;
+    q->tail = last;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
+
+static void queue_push(job_queue *q, conn *c) { queue_push_list(q, c, c); }
 
 /* Waits for work and takes up to max connections off the queue, in order, as a list linked
  * by next_job; NULL once the queue is told to quit and is empty. */
@@ -466,10 +474,25 @@ static void *grouper_main(void *arg)
         for (conn *c = group; c; c = c->next_job) s->h->end(c->x->r);
         if (!s->h->group_close())
             for (conn *c = group; c; c = c->next_job) s->h->group_lost(c->x->r);
-        /* Only now may any answer go out: nothing is acknowledged before the group's commit. */
-        for (conn *c = group, *next; c; c = next) {
-            next = c->next_job;   /* loop_resume reuses next_job */
-            loop_resume(c);
+        /* Only now may any answer go out: nothing is acknowledged before the group's commit.
+         * Each loop gets its share as one list (newest first, as loop_resume_list wants), so
+         * a group wakes a loop once, not once per connection: on a busy core every wake-up
+         * can preempt this thread. */
+        for (unsigned i = 0; i < s->nloops; i++) {
+            loop *lp = &s->loops[i];
+            conn *first = NULL, *last = NULL, **pp = &group;
+            while (*pp) {
+                conn *c = *pp;
+                if (c->lp != lp) {
+                    pp = &c->next_job;
+                    continue;
+                }
+                *pp = c->next_job;
+                c->next_job = first;
+                first = c;
+                if (!last) last = c;
+            }
+            if (first) loop_resume_list(first, last);
         }
     }
     return NULL;
@@ -677,7 +700,18 @@ static void end_phase(conn *c)
     struct http_server *s = c->lp->s;
     if (x->r->defer_end) {
         c->st = C_WORK;
-        queue_push(x->r->defer_group && s->grouper_running ? &s->groups : &s->jobs, c);
+        if (x->r->defer_group && s->grouper_running) {
+            /* Queued at the end of the loop's iteration with every other grouped end it
+             * met (flush_grouped): one wake-up of the group thread per batch of events, so
+             * a group holds what arrived together instead of the first request alone. */
+            loop *lp = c->lp;
+            c->next_job = NULL;
+            if (lp->grouped_tail) lp->grouped_tail->next_job = c;
+            else lp->grouped = c;
+            lp->grouped_tail = c;
+        } else {
+            queue_push(&s->jobs, c);
+        }
         return;
     }
     s->h->end(x->r);
@@ -1098,6 +1132,13 @@ static void drain_resumed(loop *lp)
     }
 }
 
+static void flush_grouped(loop *lp)
+{
+    if (!lp->grouped) return;
+    queue_push_list(&lp->s->groups, lp->grouped, lp->grouped_tail);
+    lp->grouped = lp->grouped_tail = NULL;
+}
+
 static void free_dead(loop *lp)
 {
     while (lp->dead) {
@@ -1142,6 +1183,7 @@ static void *loop_main(void *arg)
             c->ready = false;
             conn_run(c);
         }
+        flush_grouped(lp);
         if (atomic_load(&s->quiesce)) {
             if (!lp->quiesced) {
                 listen_on(lp, false);
