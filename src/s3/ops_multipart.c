@@ -39,13 +39,31 @@ static s3_err need_upload(s3_req *q, meta_upload *u)
 
 /* --- Initiate ------------------------------------------------------------------------------ */
 
+/* Everything the headers decide is settled in begin, on the event thread, so that a bad
+ * header is answered without waiting for a group and end() only names and records the upload. */
 static s3_err initiate_begin(s3_req *q)
 {
     meta_bucket b;
     s3_err e = need_bucket(q, &b);
     if (e) return e;
+    meta_upload *u = arena_alloc(q->a, sizeof *u);
+    memset(u, 0, sizeof *u);
+    q->op_state = u;
+    u->key = q->key;
+    const char *sc = s3_xhdr(q, "storage-class");
+    const char *cls = b.storage_class;
+    if (sc && !(cls = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
+    snprintf(u->storage_class, sizeof u->storage_class, "%s", cls);
+    snprintf(u->owner, sizeof u->owner, "%s", s3_owner_id(q));
+    if ((e = s3_headers_collect(q, &u->headers))) return e;
+    /* The ACL travels with the upload and becomes the object's at Complete. */
     const char *acl;
     if ((e = s3_acl_from_request(q, &acl))) return e;
+    u->headers = s3_headers_set_acl(q, u->headers, acl);
+    int64_t expiry_days;
+    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
+    if (expiry_days >= 0)
+        u->headers = arena_printf(q->a, "%s%s:%lld\n", u->headers, EXPIRY_DAYS_HEADER, (long long)expiry_days);
     const char *cm = http_header(q->http, "Content-MD5");
     unsigned char md[16];
     if (cm && base64_decode(cm, strlen(cm), md, 16) != 16) return S3E_InvalidDigest;
@@ -55,29 +73,15 @@ static s3_err initiate_begin(s3_req *q)
 
 static s3_err initiate_end(s3_req *q)
 {
-    meta_bucket b;
-    s3_err e = need_bucket(q, &b);
+    s3_err e = s3_check_body_md5(q);   /* over the (empty) body, as the page says */
     if (e) return e;
-    if ((e = s3_check_body_md5(q))) return e;   /* over the (empty) body, as the page says */
-    meta_upload u = {.key = q->key, .initiated_ms = time_now_ms()};
-    const char *sc = s3_xhdr(q, "storage-class");
-    const char *cls = b.storage_class;
-    if (sc && !(cls = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
-    snprintf(u.storage_class, sizeof u.storage_class, "%s", cls);
-    snprintf(u.owner, sizeof u.owner, "%s", s3_owner_id(q));
-    if ((e = s3_headers_collect(q, &u.headers))) return e;
-    /* The ACL travels with the upload and becomes the object's at Complete. */
-    const char *acl;
-    if ((e = s3_acl_from_request(q, &acl))) return e;
-    u.headers = s3_headers_set_acl(q, u.headers, acl);
-    int64_t expiry_days;
-    if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
-    if (expiry_days >= 0)
-        u.headers = arena_printf(q->a, "%s%s:%lld\n", u.headers, EXPIRY_DAYS_HEADER, (long long)expiry_days);
+    meta_upload u = *(meta_upload *)q->op_state;
+    u.initiated_ms = time_now_ms();
     /* The time in milliseconds, then 80 random bits: unguessable, unique across restarts
      * without coordination, and in creation order, so each new row lands at the end of the
      * upload_id index (and of the parts keyed by it) instead of dirtying a page of its own. */
-    snprintf(u.upload_id, 13, "%012llX", (unsigned long long)(u.initiated_ms & 0xFFFFFFFFFFFFull));
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 11, t = 0; i >= 0; i--, t += 4) u.upload_id[i] = hex[(u.initiated_ms >> t) & 15];
     random_hex_upper(10, u.upload_id + 12);
     meta_status st = meta_upload_create(q->cfg->meta, q->bucket, &u);
     if (st != META_OK) return st == META_NOT_FOUND ? S3E_NoSuchBucket : S3E_InternalError;

@@ -1,59 +1,81 @@
 #include "s3/xml.h"
 
-#include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
+
+/* Bytes that cannot stand for themselves in XML text or attributes: the five markup
+ * characters and the control characters XML 1.0 does not allow. */
+static bool needs_escape(unsigned char c)
+{
+    return c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' || (c < 0x20 && c != '\t' && c != '\n');
+}
 
 void xml_escape(buf *b, const char *s, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *rep = NULL;
-        char num[8];
-        switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
-        default:
-            if (c < 0x20 && c != '\t' && c != '\n') {
-                /* Not legal XML 1.0 text; a character reference keeps the key readable. */
-                static const char d[] = "0123456789ABCDEF";
-                num[0] = '&'; num[1] = '#'; num[2] = 'x'; num[3] = d[c >> 4]; num[4] = d[c & 15];
-                num[5] = ';'; num[6] = 0;
-                rep = num;
-            }
-        }
-        if (rep) {
-            buf_append(b, s + i - run, run);
-            run = 0;
-            buf_puts(b, rep);
-        } else {
+        if (!needs_escape(c)) {
             run++;
+            continue;
+        }
+        buf_append(b, s + i - run, run);
+        run = 0;
+        switch (c) {
+        case '&': buf_append(b, "&amp;", 5); break;
+        case '<': buf_append(b, "&lt;", 4); break;
+        case '>': buf_append(b, "&gt;", 4); break;
+        case '"': buf_append(b, "&quot;", 6); break;
+        case '\'': buf_append(b, "&apos;", 6); break;
+        default: {
+            /* Not legal XML 1.0 text; a character reference keeps the key readable. */
+            static const char d[] = "0123456789ABCDEF";
+            char num[6] = {'&', '#', 'x', d[c >> 4], d[c & 15], ';'};
+            buf_append(b, num, sizeof num);
+        }
         }
     }
     buf_append(b, s + n - run, run);
+}
+
+/* Tags are copied, not formatted: a listing page writes thousands of elements, and printf
+ * was most of its time. */
+static void tag(buf *b, const char *open, const char *name, const char *close)
+{
+    size_t on = strlen(open), nn = strlen(name), cn = strlen(close);
+    char stack[128];
+    if (on + nn + cn <= sizeof stack) {
+        memcpy(stack, open, on);
+        memcpy(stack + on, name, nn);
+        memcpy(stack + on + nn, close, cn);
+        buf_append(b, stack, on + nn + cn);
+    } else {
+        buf_puts(b, open);
+        buf_puts(b, name);
+        buf_puts(b, close);
+    }
 }
 
 void xml_begin(xmlw *w, const char *root, const char *ns, int standalone)
 {
     buf_puts(&w->b, standalone ? "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
                                : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    if (ns)
-        buf_printf(&w->b, "<%s xmlns=\"%s\">\n", root, ns);
-    else
-        buf_printf(&w->b, "<%s>\n", root);
+    if (ns) {
+        tag(&w->b, "<", root, " xmlns=\"");
+        tag(&w->b, "", ns, "\">\n");
+    } else {
+        tag(&w->b, "<", root, ">\n");
+    }
 }
 
-void xml_open(xmlw *w, const char *name) { buf_printf(&w->b, "<%s>", name); }
-void xml_close(xmlw *w, const char *name) { buf_printf(&w->b, "</%s>\n", name); }
+void xml_open(xmlw *w, const char *name) { tag(&w->b, "<", name, ">"); }
+void xml_close(xmlw *w, const char *name) { tag(&w->b, "</", name, ">\n"); }
 
 void xml_elem_n(xmlw *w, const char *name, const char *text, size_t n)
 {
-    buf_printf(&w->b, "<%s>", name);
+    tag(&w->b, "<", name, ">");
     xml_escape(&w->b, text, n);
-    buf_printf(&w->b, "</%s>\n", name);
+    tag(&w->b, "</", name, ">\n");
 }
 
 void xml_elem(xmlw *w, const char *name, const char *text)
@@ -63,12 +85,21 @@ void xml_elem(xmlw *w, const char *name, const char *text)
 
 void xml_elem_i64(xmlw *w, const char *name, int64_t v)
 {
-    buf_printf(&w->b, "<%s>%" PRId64 "</%s>\n", name, v, name);
+    char d[24], *p = d + sizeof d;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0) *--p = '-';
+    tag(&w->b, "<", name, ">");
+    buf_append(&w->b, p, (size_t)(d + sizeof d - p));
+    tag(&w->b, "</", name, ">\n");
 }
 
 void xml_elem_bool(xmlw *w, const char *name, int v)
 {
-    buf_printf(&w->b, "<%s>%s</%s>\n", name, v ? "true" : "false", name);
+    tag(&w->b, "<", name, ">");
+    buf_puts(&w->b, v ? "true" : "false");
+    tag(&w->b, "</", name, ">\n");
 }
 
 void xml_owner(xmlw *w, const char *tag, const char *id)
@@ -79,4 +110,4 @@ void xml_owner(xmlw *w, const char *tag, const char *id)
     xml_close(w, tag);
 }
 
-void xml_end(xmlw *w, const char *root) { buf_printf(&w->b, "</%s>", root); }
+void xml_end(xmlw *w, const char *root) { tag(&w->b, "</", root, ">"); }

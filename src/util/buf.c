@@ -30,15 +30,23 @@ void buf_puts(buf *b, const char *s)
 
 void buf_printf(buf *b, const char *fmt, ...)
 {
+    /* Formats into the room already there and only formats again when it did not fit: one
+     * vsnprintf for almost every call instead of a measuring pass and a writing pass. */
+    reserve(b, 0);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n <= 0) return;
-    reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n <= 0) {
+        b->data[b->len] = 0;
+        return;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,9 +205,38 @@ bool ct_equal(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) == 0;
 }
 
+/* Small requests are served from a per-thread pool filled by RAND_bytes 512 bytes at a time:
+ * each RAND_bytes call costs about 1 µs of locking and DRBG set-up whatever its size, and an
+ * upload or blob id needs 10–16 bytes. Served bytes are wiped from the pool. A fork would
+ * copy the pool into the child, which would then hand out the parent's next bytes: the
+ * generation a child bumps (pthread_atfork) empties every pool first. */
+enum { POOL = 512, POOL_MAX_TAKE = 64 };
+static _Thread_local unsigned char pool[POOL];
+static _Thread_local size_t pool_left;
+static _Thread_local unsigned pool_gen;
+static atomic_uint fork_gen = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_child(void) { atomic_fetch_add(&fork_gen, 1); }
+static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
 void random_bytes(void *p, size_t n)
 {
-    if (RAND_bytes(p, (int)n) != 1) abort();
+    if (n > POOL_MAX_TAKE) {
+        if (RAND_bytes(p, (int)n) != 1) abort();
+        return;
+    }
+    unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    if (pool_gen != gen || pool_left < n) {
+        pthread_once(&atfork_once, register_atfork);
+        if (RAND_bytes(pool, POOL) != 1) abort();
+        pool_left = POOL;
+        pool_gen = gen;
+    }
+    unsigned char *src = pool + POOL - pool_left;
+    memcpy(p, src, n);
+    OPENSSL_cleanse(src, n);
+    pool_left -= n;
 }
 
 static void hex_upper(const unsigned char *p, size_t k, char *out)

@@ -39,14 +39,16 @@ int base64_decode(const char *s, size_t slen, unsigned char *out, size_t outcap)
 /* Equality in time that depends only on n. */
 bool ct_equal(const void *a, const void *b, size_t n);
 
-/* Cryptographically random bytes; aborts if the system has none to give. */
+/* Cryptographically random bytes; aborts if the system has none to give. Up to 64 bytes come
+ * from a per-thread pool that RAND_bytes refills (each byte handed out once, wiped, and the pool
+ * dropped in a forked child). */
 void random_bytes(void *p, size_t n);
 /* n random bytes as 2n upper-case hex characters, NUL-terminated (out holds 2n+1). */
 void random_hex_upper(size_t n, char *out);
 /* The same shape from a fast per-thread generator seeded from random_bytes: unique in practice
  * (request ids, log correlation) but predictable from earlier output, so never for anything a
  * client must not guess (upload ids, keys, blob names: random_hex_upper). About 20 ns for 16
- * bytes, against about 1 µs through RAND_bytes. */
+ * bytes, against about 1 µs a call to RAND_bytes. */
 void unique_hex_upper(size_t n, char *out);
 
 #endif

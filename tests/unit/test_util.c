@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 #include "s3/xml.h"
 #include "s3/xml_in.h"
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/hash.h"
 #include "util/str.h"
 #include "util/timefmt.h"
@@ -235,6 +237,76 @@ static void test_xml_writer(void **state)
                                   "<R xmlns=\"https://www.wangsu.com/document\">\n"
                                   "<K>a&lt;&amp;&gt;&quot;&apos;&#x01;</K>\n</R>");
     buf_free(&w.b);
+
+    /* Numbers, booleans, nesting, a name longer than the writer's stack copy, no namespace. */
+    char longname[200];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    xml_begin(&w, "L", NULL, 0);
+    xml_open(&w, "O");
+    xml_elem_i64(&w, "I", 0);
+    xml_elem_i64(&w, "I", -9223372036854775807LL - 1);
+    xml_elem_i64(&w, "I", 9223372036854775807LL);
+    xml_elem_bool(&w, "B", 1);
+    xml_elem_bool(&w, "B", 0);
+    xml_close(&w, "O");
+    xml_elem(&w, longname, "tab\tnl\nok");
+    xml_elem(&w, "E", NULL);
+    xml_end(&w, "L");
+    char want[1024];
+    snprintf(want, sizeof want,
+             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<L>\n<O><I>0</I>\n<I>-9223372036854775808</I>\n"
+             "<I>9223372036854775807</I>\n<B>true</B>\n<B>false</B>\n</O>\n<%s>tab\tnl\nok</%s>\n<E></E>\n</L>",
+             longname, longname);
+    assert_string_equal(w.b.data, want);
+    buf_free(&w.b);
+}
+
+static void test_buf_printf(void **state)
+{
+    (void)state;
+    buf b = {0};
+    buf_printf(&b, "%s", "");
+    assert_non_null(b.data);
+    assert_int_equal(b.len, 0);
+    /* Grows past its first capacity in one call and across calls. */
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    for (int i = 0; i < 5; i++) buf_printf(&b, "%d:%s|", i, big);
+    assert_int_equal(b.len, 5 * (2 + 999 + 1));
+    assert_int_equal(strlen(b.data), b.len);
+    assert_memory_equal(b.data + 2 * 1002, "2:xxx", 5);
+    assert_int_equal(b.data[b.len - 1], '|');
+    buf_free(&b);
+}
+
+/* The pooled generator hands out every byte once: no two ids from it collide, in one thread
+ * or across threads, and requests larger than the pool go to RAND_bytes directly. */
+static void *draw_ids(void *arg)
+{
+    unsigned char (*ids)[10] = arg;
+    for (int i = 0; i < 2000; i++) random_bytes(ids[i], 10);
+    return NULL;
+}
+
+static int cmp10(const void *a, const void *b) { return memcmp(a, b, 10); }
+
+static void test_random_bytes_pool(void **state)
+{
+    (void)state;
+    static unsigned char ids[4][2000][10];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) assert_int_equal(pthread_create(&th[t], NULL, draw_ids, ids[t]), 0);
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    qsort(ids, 4 * 2000, 10, cmp10);
+    const unsigned char *flat = &ids[0][0][0];
+    for (int i = 1; i < 4 * 2000; i++) assert_true(memcmp(flat + (i - 1) * 10, flat + i * 10, 10) != 0);
+    unsigned char large[4096] = {0}, zero[4096] = {0};
+    random_bytes(large, sizeof large);
+    assert_true(memcmp(large, zero, sizeof large) != 0);
+    unsigned char one[1];
+    for (int i = 0; i < 1000; i++) random_bytes(one, 1);   /* crosses many refills */
 }
 
 static void test_xml_reader(void **state)
@@ -289,7 +361,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_forms), cmocka_unit_test(test_time_writers), cmocka_unit_test(test_url_coding),
-        cmocka_unit_test(test_base64_hex), cmocka_unit_test(test_xml_writer),
+        cmocka_unit_test(test_base64_hex), cmocka_unit_test(test_xml_writer), cmocka_unit_test(test_buf_printf),
+        cmocka_unit_test(test_random_bytes_pool),
         cmocka_unit_test(test_xml_reader), cmocka_unit_test(test_arena),
         cmocka_unit_test(test_digests_and_hmacs), cmocka_unit_test(test_hmac_threads),
     };
