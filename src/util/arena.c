@@ -1,6 +1,7 @@
 /* arena — bump allocator over a chain of blocks. */
 #include "util/arena.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,63 @@ struct arena {
     size_t next_size;
 };
 
+/* Each thread keeps a few freed blocks of up to CACHE_MAX bytes for its next requests: a
+ * request's 8, 16 and 32 KiB blocks, malloc'd and freed per request, otherwise sat at the top
+ * of the thread's heap, which glibc trimmed (madvise) and the next request faulted back in —
+ * 8 % of a small write's CPU. Sanitizer builds skip the cache so that a use after free stays
+ * visible. */
+enum { CACHE_SLOTS = 6, CACHE_MAX = 64 * 1024 };
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ARENA_CACHE 0
+#else
+#define ARENA_CACHE 1
+#endif
+static _Thread_local block *cache[CACHE_SLOTS];
+static pthread_key_t cache_key;   /* its destructor frees a finished thread's cache */
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drop(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        free(cache[i]);
+        cache[i] = NULL;
+    }
+}
+
+static void cache_key_make(void) { pthread_key_create(&cache_key, cache_drop); }
+
 static block *block_new(size_t size)
 {
-    block *b = malloc(sizeof(block) + size);
-    if (!b) abort();
+    block *b = NULL;
+    if (ARENA_CACHE && size <= CACHE_MAX)
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (cache[i] && cache[i]->size == size) {
+                b = cache[i];
+                cache[i] = NULL;
+                break;
+            }
+    if (!b) {
+        b = malloc(sizeof(block) + size);
+        if (!b) abort();
+        b->size = size;
+    }
     b->next = NULL;
-    b->size = size;
     b->used = 0;
     return b;
+}
+
+static void block_free(block *b)
+{
+    if (ARENA_CACHE && b->size <= CACHE_MAX)
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (!cache[i]) {
+                pthread_once(&cache_once, cache_key_make);
+                if (!pthread_getspecific(cache_key)) pthread_setspecific(cache_key, cache);
+                cache[i] = b;
+                return;
+            }
+    free(b);
 }
 
 arena *arena_new(size_t first_block)
@@ -41,7 +91,7 @@ void arena_free(arena *a)
     if (!a) return;
     for (block *b = a->head, *n; b; b = n) {
         n = b->next;
-        free(b);
+        block_free(b);
     }
     free(a);
 }

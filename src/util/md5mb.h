@@ -3,10 +3,10 @@
  * An upload's ETag is the MD5 of its body, and one MD5 stream runs at about 0.6 GB/s a core:
  * less than the network and the disk deliver. Uploads in flight at the same time are
  * independent streams, so their bytes can share the eight lanes of md5x8_blocks (md5.h) and
- * cost a fraction of a core each. Every stream's bytes are copied into its own buffer as they
- * arrive; whenever each of the streams (up to eight) holds enough, one pass compresses them
- * all. A stream whose buffer fills runs a pass at once with whichever others have bytes, so no
- * stream waits for a slow neighbour. md5mb_final returns exactly MD5 of what was given.
+ * cost a fraction of a core each. Every stream's bytes are copied into its own ring buffer as
+ * they arrive; whenever each of the streams (up to eight) holds enough, one pass compresses them
+ * all. A stream whose ring fills runs a pass at once with whichever others have bytes (or alone),
+ * so no stream waits for a slow neighbour. md5mb_final returns exactly MD5 of what was given.
  *
  * Thread-safe: one process-wide set of streams behind a mutex; a stream itself is used by one
  * thread at a time (its request's). At most MD5MB_MAX_STREAMS streams exist at once (each
@@ -17,7 +17,9 @@
 
 #include <stddef.h>
 
-enum { MD5MB_MAX_STREAMS = 32, MD5MB_BUFFER = 256 * 1024 };
+/* The ring is four times the HTTP core's largest body read (256 KiB), so a stream takes several
+ * reads before it must be hashed, while the others catch up. */
+enum { MD5MB_MAX_STREAMS = 32, MD5MB_BUFFER = 1024 * 1024 };
 
 typedef struct md5mb_stream md5mb_stream;
 
