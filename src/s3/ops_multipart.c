@@ -39,34 +39,51 @@ static s3_err need_upload(s3_req *q, meta_upload *u)
 
 /* --- Initiate ------------------------------------------------------------------------------ */
 
-/* Everything the headers decide is settled in begin, on the event thread, so that a bad
- * header is answered without waiting for a group and end() only names and records the upload. */
-static s3_err initiate_begin(s3_req *q)
+/* Everything the headers decide is worked out in begin, on the event thread, so that end()
+ * only names and records the upload. The errors keep the order they have always had: the ACL
+ * and a malformed Content-MD5 are answered before the body is read; the body's digests are
+ * checked before a bad storage class, metadata or expiry header is reported (`late`). */
+typedef struct initiate_state {
+    meta_upload u;
+    s3_err late;
+    const char *late_message;
+} initiate_state;
+
+static s3_err initiate_settle(s3_req *q, const meta_bucket *b, const char *acl, meta_upload *u)
 {
-    meta_bucket b;
-    s3_err e = need_bucket(q, &b);
-    if (e) return e;
-    meta_upload *u = arena_alloc(q->a, sizeof *u);
-    memset(u, 0, sizeof *u);
-    q->op_state = u;
     u->key = q->key;
     const char *sc = s3_xhdr(q, "storage-class");
-    const char *cls = b.storage_class;
+    const char *cls = b->storage_class;
     if (sc && !(cls = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
     snprintf(u->storage_class, sizeof u->storage_class, "%s", cls);
     snprintf(u->owner, sizeof u->owner, "%s", s3_owner_id(q));
-    if ((e = s3_headers_collect(q, &u->headers))) return e;
+    s3_err e = s3_headers_collect(q, &u->headers);
+    if (e) return e;
     /* The ACL travels with the upload and becomes the object's at Complete. */
-    const char *acl;
-    if ((e = s3_acl_from_request(q, &acl))) return e;
     u->headers = s3_headers_set_acl(q, u->headers, acl);
     int64_t expiry_days;
     if ((e = s3_expiry_from_request(q, &expiry_days))) return e;
     if (expiry_days >= 0)
         u->headers = arena_printf(q->a, "%s%s:%lld\n", u->headers, EXPIRY_DAYS_HEADER, (long long)expiry_days);
+    return S3E_OK;
+}
+
+static s3_err initiate_begin(s3_req *q)
+{
+    meta_bucket b;
+    s3_err e = need_bucket(q, &b);
+    if (e) return e;
+    const char *acl;
+    if ((e = s3_acl_from_request(q, &acl))) return e;
     const char *cm = http_header(q->http, "Content-MD5");
     unsigned char md[16];
     if (cm && base64_decode(cm, strlen(cm), md, 16) != 16) return S3E_InvalidDigest;
+    initiate_state *st = arena_alloc(q->a, sizeof *st);
+    q->op_state = st;
+    if ((st->late = initiate_settle(q, &b, acl, &st->u))) {
+        st->late_message = q->err_message;
+        q->err_message = NULL;
+    }
     q->grouped = true;   /* one row, nothing to do after its commit */
     return S3E_OK;
 }
@@ -75,7 +92,9 @@ static s3_err initiate_end(s3_req *q)
 {
     s3_err e = s3_check_body_md5(q);   /* over the (empty) body, as the page says */
     if (e) return e;
-    meta_upload u = *(meta_upload *)q->op_state;
+    const initiate_state *is = q->op_state;
+    if (is->late) return s3_fail(q, is->late, is->late_message);
+    meta_upload u = is->u;
     u.initiated_ms = time_now_ms();
     /* The time in milliseconds, then 80 random bits: unguessable, unique across restarts
      * without coordination, and in creation order, so each new row lands at the end of the

@@ -492,6 +492,11 @@ static s3_err store_gone(s3_req *q)
 
 static s3_req *req_of(http_req *r) { return http_ctx(r); }
 
+/* Set on the group thread between group_open and group_close only: without a group thread,
+ * grouped ends run on the workers one by one, each with its own store check. */
+static _Thread_local bool in_group;
+static _Thread_local bool group_store_gone;   /* why the last group was lost */
+
 static http_step finish_with_error(s3_req *q, s3_err e)
 {
     respond_error(q, e);
@@ -587,12 +592,14 @@ static void on_end(http_req *r)
         if (!ct_equal(got, q->auth.payload_sha256, 32)) e = S3E_XAmzContentSHA256Mismatch;
     }
     if (!e && q->op->end) e = q->op->end(q);
-    /* A grouped end is checked once for its whole group, after the commit (on_group_close). */
-    if (!e && is_write(r) && !q->grouped && !store_intact()) {
+    /* An end inside a group is checked once for its whole group, after the commit
+     * (on_group_close). */
+    if (!e && is_write(r) && !in_group && !store_intact()) {
         http_resp_reset(r);   /* no ETag or other sign of success on the error */
         e = store_gone(q);
     }
     if (e) respond_error(q, e);
+    q->end_failed = e != S3E_OK;
     common_headers(q);
 }
 
@@ -606,19 +613,33 @@ static void on_cleanup(http_req *r)
     buf_free(&q->xml_body);
 }
 
-/* Grouped ends (s3_op.grouped): their changes share one metadata commit. */
-static void on_group_open(void) { meta_group_open(cfg->meta); }
+/* Grouped ends (s3_op.grouped): their changes share one metadata commit, on the group thread
+ * (in_group, group_store_gone: above). */
+
+static void on_group_open(void)
+{
+    in_group = true;
+    meta_group_open(cfg->meta);
+}
 
 /* The store is asked once a group, after its commit: a commit into a data directory that went
  * meanwhile is not acknowledged (every request of the group gets a 500, as on a failed commit). */
-static bool on_group_close(void) { return meta_group_close(cfg->meta) == META_OK && store_intact(); }
+static bool on_group_close(void)
+{
+    in_group = false;
+    bool committed = meta_group_close(cfg->meta) == META_OK;
+    group_store_gone = committed && !store_intact();
+    return committed && !group_store_gone;
+}
 
-/* The group's commit failed: whatever end() answered, nothing it did was kept. */
+/* The group's commit failed, or the store went: nothing the group did can be acknowledged. A
+ * request that answered an error on its own keeps that answer (it changed nothing either way). */
 static void on_group_lost(http_req *r)
 {
     s3_req *q = req_of(r);
+    if (q->end_failed) return;
     http_resp_reset(r);
-    respond_error(q, S3E_InternalError);
+    respond_error(q, group_store_gone ? store_gone(q) : S3E_InternalError);
     common_headers(q);
 }
 

@@ -76,6 +76,7 @@ struct s3_req {
     /* Set by an op's begin: its end makes metadata changes only, with nothing to do after
      * their commit, so it may share the commit with other requests' (a group, meta.h). */
     bool grouped;
+    bool end_failed;              /* end() answered an error (a lost group leaves that answer) */
     const char *err_message;    /* replaces the table message in the error response */
     s3_err failed;              /* first error seen while streaming the body */
     uint64_t drained;           /* body bytes dropped after that error */

@@ -117,6 +117,8 @@ typedef struct conn {
     bool rd_ready;              /* the socket may have bytes: no short read or EAGAIN since the
                                  * last EPOLLIN edge */
     bool v6;
+    bool lost_input;            /* bytes after a body could not be kept (out of memory): close
+                                 * once the current request is answered */
     uint8_t addr[16];
     int64_t since;              /* ms: start of the current phase */
     int64_t last_io;            /* ms: last byte moved */
@@ -668,7 +670,7 @@ static int send_response(conn *c)
 static void finish_request(conn *c)
 {
     loop *lp = c->lp;
-    bool close_after = c->x->r->close;
+    bool close_after = c->x->r->close || c->lost_input;
     request_free(c);
     lp->budget = lp->budget > REQUEST_COST ? lp->budget - REQUEST_COST : 0;
     c->since = c->last_io = lp->now;
@@ -931,7 +933,12 @@ static int read_some(conn *c)
             lp->budget = lp->budget > (size_t)n ? lp->budget - (size_t)n : 0;
             lp->body_budget -= (size_t)n;
             size_t used = feed_body(c, lp->scratch, (size_t)n);
-            if (used < (size_t)n && c->st != C_DEAD && !in_stash(c, lp->scratch + used, (size_t)n - used)) return -1;
+            if (used < (size_t)n && c->st != C_DEAD && !in_stash(c, lp->scratch + used, (size_t)n - used)) {
+                /* A request whose end() was handed to another thread (C_WORK) is queued
+                 * there: it must be resumed, not closed under that thread. */
+                if (c->st != C_WORK) return -1;
+                c->lost_input = true;
+            }
             return 1;
         }
     } else if (c->st == C_LINGER) {

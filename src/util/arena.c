@@ -2,6 +2,7 @@
 #include "util/arena.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,12 @@ struct arena {
  * 8 % of a small write's CPU. Sanitizer builds skip the cache so that a use after free stays
  * visible. */
 enum { CACHE_SLOTS = 6, CACHE_MAX = 64 * 1024 };
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ARENA_NO_CACHE 1   /* clang says so this way, not by __SANITIZE_ADDRESS__ */
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(ARENA_NO_CACHE)
 #define ARENA_CACHE 0
 #else
 #define ARENA_CACHE 1
@@ -43,10 +49,14 @@ static void cache_drop(void *unused)
 
 static void cache_key_make(void) { pthread_key_create(&cache_key, cache_drop); }
 
+/* Only the sizes arenas grow by (powers of two from arena_new's first block on): a block made
+ * to measure for one large allocation would hold a slot nothing else can reuse. */
+static bool cacheable(size_t size) { return ARENA_CACHE && size <= CACHE_MAX && (size & (size - 1)) == 0; }
+
 static block *block_new(size_t size)
 {
     block *b = NULL;
-    if (ARENA_CACHE && size <= CACHE_MAX)
+    if (cacheable(size))
         for (int i = 0; i < CACHE_SLOTS; i++)
             if (cache[i] && cache[i]->size == size) {
                 b = cache[i];
@@ -65,7 +75,7 @@ static block *block_new(size_t size)
 
 static void block_free(block *b)
 {
-    if (ARENA_CACHE && b->size <= CACHE_MAX)
+    if (cacheable(b->size))
         for (int i = 0; i < CACHE_SLOTS; i++)
             if (!cache[i]) {
                 pthread_once(&cache_once, cache_key_make);

@@ -4,8 +4,8 @@
  * bytes: positions head..tail count bytes since the stream began, a byte lives at
  * buf[pos % MD5MB_BUFFER], and head only ever moves by whole blocks, so the run from head to
  * the ring's end is whole blocks too (nothing is moved to make room). A pass takes up to eight
- * streams (lanes) and compresses the same number of blocks from the front of each, no more than
- * any of them holds contiguously. Two kinds of pass:
+ * streams (lanes) and compresses the same number of blocks from the front of each, in steps
+ * that stop where a lane wraps around its ring. Two kinds of pass:
  *   - ready: every stream it takes holds at least PASS_MIN bytes, and it takes eight of them
  *     (or all there are, if at least LANES_WORTH): all lanes do useful work;
  *   - forced: a stream's ring is full. It is compressed together with every other stream that
@@ -64,8 +64,9 @@ static size_t run_blocks(const md5mb_stream *s)
 
 static const unsigned char *at_head(const md5mb_stream *s) { return s->buf + s->head % MD5MB_BUFFER; }
 
-/* Compresses n blocks from the front of each lane's pending bytes. With mu held. */
-static void compress(md5mb_stream **lane, int nl, size_t n)
+/* Compresses n blocks from the front of each lane's pending bytes, n no more than any of them
+ * holds contiguously. With mu held. */
+static void compress_run(md5mb_stream **lane, int nl, size_t n)
 {
     if (nl == 1) {
         md5_blocks(&lane[0]->st, at_head(lane[0]), n);
@@ -81,6 +82,19 @@ static void compress(md5mb_stream **lane, int nl, size_t n)
     for (int i = 0; i < nl; i++) lane[i]->head += (uint64_t)n * MD5_BLOCK;
 }
 
+/* Compresses n blocks of each lane (each holds at least n), in steps that stop where a lane's
+ * bytes wrap around its ring's end. With mu held. */
+static void compress(md5mb_stream **lane, int nl, size_t n)
+{
+    while (n) {
+        size_t step = n;
+        for (int i = 0; i < nl; i++)
+            if (run_blocks(lane[i]) < step) step = run_blocks(lane[i]);
+        compress_run(lane, nl, step);
+        n -= step;
+    }
+}
+
 static bool chosen(md5mb_stream *const *lane, int nl, const md5mb_stream *s)
 {
     for (int i = 0; i < nl; i++)
@@ -88,22 +102,22 @@ static bool chosen(md5mb_stream *const *lane, int nl, const md5mb_stream *s)
     return false;
 }
 
-/* Fills lane[] with `first` (when not NULL), then the streams with the most contiguous
- * pending blocks, at least PASS_MIN bytes' worth each, up to eight in all. Returns how many;
- * *blocks is the fewest contiguous blocks among them. With mu held. */
+/* Fills lane[] with `first` (when not NULL), then the streams with the most pending bytes, at
+ * least PASS_MIN each, up to eight in all. Returns how many; *blocks is the fewest whole
+ * pending blocks among them. With mu held. */
 static int pick(md5mb_stream *first, md5mb_stream **lane, size_t *blocks)
 {
     int nl = 0;
     size_t min = SIZE_MAX;
     if (first) {
         lane[nl++] = first;
-        min = run_blocks(first);
+        min = pending(first) / MD5_BLOCK;
     }
     while (nl < MD5_LANES) {
         md5mb_stream *best = NULL;
         size_t best_n = 0;
         for (md5mb_stream *s = streams; s; s = s->next) {
-            size_t n = run_blocks(s);
+            size_t n = pending(s) / MD5_BLOCK;
             if (n >= PASS_MIN / MD5_BLOCK && n > best_n && !chosen(lane, nl, s)) {
                 best = s;
                 best_n = n;
@@ -137,9 +151,7 @@ static void make_room(md5mb_stream *s)
         compress(lane, nl, n);
         return;
     }
-    size_t quarter = MD5MB_BUFFER / 4 / MD5_BLOCK;
-    n = run_blocks(s);
-    compress(&s, 1, n < quarter ? n : quarter);
+    compress(&s, 1, MD5MB_BUFFER / 4 / MD5_BLOCK);
 }
 
 md5mb_stream *md5mb_new(void)
@@ -204,7 +216,7 @@ static void unlink_stream(md5mb_stream *s)
 void md5mb_final(md5mb_stream *s, unsigned char out[16])
 {
     unlink_stream(s);
-    for (size_t n; (n = run_blocks(s)) > 0;) compress(&s, 1, n);
+    compress(&s, 1, pending(s) / MD5_BLOCK);
     /* Less than a block is left, from a block boundary: contiguous (the ring is whole blocks). */
     md5_finish(&s->st, at_head(s), pending(s), s->tail, out);
     free(s->buf);

@@ -183,6 +183,26 @@ def test_initiate_invalid_storage_class_and_metadata(server, bucket):
                  400, "MetadataTooLarge")
 
 
+def test_initiate_error_precedence(server, bucket):
+    """With several things wrong, Initiate names the same one it always has: a grant header and
+    a malformed Content-MD5 before the storage class; the body's digest before the storage
+    class and the metadata; the storage class before the metadata."""
+    c = server.client("aws4")
+    bad_class = {"x-amz-storage-class": "Cold"}
+    assert_error(c.post(bucket, "k", query="uploads", headers={**bad_class, "x-amz-grant-read": "id=x"}),
+                 501, "NotImplemented")
+    assert_error(c.post(bucket, "k", query="uploads", headers={**bad_class, "Content-MD5": "not base64"}),
+                 400, "InvalidDigest")
+    assert_error(c.post(bucket, "k", query="uploads", headers={**bad_class, "Content-MD5": wc.md5_b64(b"x")}),
+                 400, "BadDigest")
+    too_much = {"x-amz-meta-a": "v" * 1500, "x-amz-meta-b": "w" * 700}
+    assert_error(c.post(bucket, "k", query="uploads", headers={**bad_class, **too_much}), 400, "InvalidStorageClass")
+    assert_error(c.post(bucket, "k", query="uploads", headers={**too_much, "Content-MD5": wc.md5_b64(b"x")}),
+                 400, "BadDigest")
+    r = c.request("GET", "/" + bucket, "uploads")
+    assert r.status == 200 and b"<UploadId>" not in r.body, r
+
+
 def test_upload_part_streaming_uploads(server, s3, bucket):
     """UploadPart with the bodies current SDKs send: aws-chunked with chunk signatures, and
     unsigned with a checksum trailer."""
