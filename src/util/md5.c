@@ -103,7 +103,7 @@ TARGET static inline void transpose8(__m256i r[8])
 #define VSTEP2(a, b, c, d, i, g, r)                                                       \
     do {                                                                                  \
         __m256i early = VADD(VADD(a, VADD(_mm256_set1_epi32((int)K[i]), m[g])), _mm256_andnot_si256(d, c)); \
-        a = VADD(b, VROTL(VADD(early, VAND(b, d)), r));                                   \
+        (a) = VADD(b, VROTL(VADD(early, VAND(b, d)), r));                                 \
     } while (0)
 
 TARGET void md5x8_blocks(md5_state *s[MD5_LANES], const unsigned char *p[MD5_LANES], size_t n)
