@@ -353,6 +353,11 @@ if want put64m; then
   BASE=$SHM start_wosd shm always
   start_nginx shm "$SHM"
   log "on tmpfs: wosd pid $PID_shm port $PORT_shm; nginx pid $NGX_PID_shm port $NGX_PORT_shm"
+  # A short unrecorded run on each first: the first gigabytes written into tmpfs after the
+  # earlier workloads are slow on this VM (wosd's pair-1 run, which came first, was 199-234 MiB/s
+  # against 430-530 in later pairs, 2026-11-25), and only the first server to write paid it.
+  bench shm warm-put64m put --bucket put64m --prefix w/ --size 64MiB --concurrency 8 --no-verify --duration 3s --warmup 0s
+  bench nginx-shm warm-put64m-ngx put --prefix put64m-w/ --size 64MiB --concurrency 8 --no-verify --duration 3s --warmup 0s
   pairs put64m mib_per_s shm nginx-shm \
     put --bucket put64m --prefix r@I@/ --size 64MiB --concurrency 8 --no-verify "${RUN[@]}" -- \
     put --prefix put64m-r@I@/ --size 64MiB --concurrency 8 --no-verify "${RUN[@]}"
