@@ -385,9 +385,9 @@ static void make_ready(conn *c)
     lp->ready_tail = c;
 }
 
-/* Hands a connection whose end() ran elsewhere back to its event thread. Any thread. */
-/* Hands connections whose end() ran back to their loop: first..last, linked by next_job
- * newest first, all of one loop. One lock and at most one wake-up for the whole list. */
+/* Hands connections whose end() ran elsewhere back to their event thread, from any thread:
+ * first..last, linked by next_job newest first, all of one loop. One lock and at most one
+ * wake-up for the whole list. */
 static void loop_resume_list(conn *first, conn *last)
 {
     loop *lp = first->lp;
