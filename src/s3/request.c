@@ -47,8 +47,8 @@ const char *s3_xhdr(const s3_req *q, const char *suffix)
         const char *name, *value;
         http_header_at(q->http, i, &name, &value);
         if ((name[0] | 0x20) != 'x') continue;
-        bool wos = strncasecmp(name, "x-wos-", 6) == 0;
-        if (!wos && (amz || strncasecmp(name, "x-amz-", 6) != 0)) continue;
+        bool wos = str_has_prefix_ci(name, "x-wos-");
+        if (!wos && (amz || !str_has_prefix_ci(name, "x-amz-"))) continue;
         if (strcasecmp(name + 6, suffix) != 0) continue;
         if (wos) return value;
         amz = value;
