@@ -187,7 +187,10 @@ static void *chores_main(void *arg)
 
 /* --- serve ---------------------------------------------------------------------------------- */
 
-static bool store_intact(void *cls) { return datadir_intact(cls); }
+static bool store_intact(void *cls, bool ask_disk)
+{
+    return ask_disk ? datadir_intact(cls) : datadir_known_intact(cls);
+}
 
 /* Every write lands in the data directory: refuse to start when it cannot take one, and say
  * why (a read-only file system, permissions) in words that name the directory. Left to itself,

@@ -476,11 +476,12 @@ static bool is_write(const http_req *r)
 
 /* A write the store could not keep must not be acknowledged: with the data directory deleted,
  * SQLite can still commit to the unlinked meta.db, and the object is then lost at the next
- * start. Asked in begin (refuse before reading the body) and after the operation (the
- * directory may go in between). */
-static bool store_intact(void)
+ * start. Asked of the disk after the operation, before the answer (an fstat: 3 % of an
+ * Initiate's CPU when begin asked it too); in begin only what is known already (a check or the
+ * background poll found it gone), to refuse before reading the body. */
+static bool store_intact(bool ask_disk)
 {
-    return !cfg->store_intact || cfg->store_intact(cfg->store_intact_cls);
+    return !cfg->store_intact || cfg->store_intact(cfg->store_intact_cls, ask_disk);
 }
 
 static s3_err store_gone(s3_req *q)
@@ -539,7 +540,7 @@ static http_step on_begin(http_req *r)
     if (!e) e = authz_request(q);
     if (!e) e = payload_setup(q);
     if (!e) e = xml_body_fits(q);
-    if (!e && is_write(r) && !store_intact()) e = store_gone(q);
+    if (!e && is_write(r) && !store_intact(false)) e = store_gone(q);
     if (!e && q->op->begin) e = q->op->begin(q);
     if (e) return finish_with_error(q, e);
     /* Every method but GET and HEAD ends in a durable write: fsync and the metadata commit run
@@ -594,7 +595,7 @@ static void on_end(http_req *r)
     if (!e && q->op->end) e = q->op->end(q);
     /* An end inside a group is checked once for its whole group, after the commit
      * (on_group_close). */
-    if (!e && is_write(r) && !in_group && !store_intact()) {
+    if (!e && is_write(r) && !in_group && !store_intact(true)) {
         http_resp_reset(r);   /* no ETag or other sign of success on the error */
         e = store_gone(q);
     }
@@ -628,7 +629,7 @@ static bool on_group_close(void)
 {
     in_group = false;
     bool committed = meta_group_close(cfg->meta) == META_OK;
-    group_store_gone = committed && !store_intact();
+    group_store_gone = committed && !store_intact(true);
     return committed && !group_store_gone;
 }
 

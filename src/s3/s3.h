@@ -27,9 +27,10 @@ typedef struct s3_config {
     const char *root_access_key;
     const char *root_secret_key;
     int64_t min_part_size;   /* 0: S3_MIN_PART_SIZE; smaller for tests and benchmarks */
-    /* Whether the store can still keep what it is given (its data directory is still there);
-     * asked before a write is read and again before it is acknowledged. NULL: always. */
-    bool (*store_intact)(void *cls);
+    /* Whether the store can still keep what it is given (its data directory is still there):
+     * asked of the disk (ask_disk) before a write is acknowledged; before its body is read, what
+     * is already known is enough (the answer may come late there, never wrong). NULL: always. */
+    bool (*store_intact)(void *cls, bool ask_disk);
     void *store_intact_cls;
     /* Lifecycle: how long an Archive restore takes, and the length of a lifecycle day (ms; a
      * real day unless --lifecycle-day-seconds shortens it for tests). */

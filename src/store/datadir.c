@@ -60,6 +60,8 @@ static void mark_gone(datadir_watch *w, const char *why)
                   "fails from now on (restart the server on a data directory that exists)", w->path, why);
 }
 
+bool datadir_known_intact(datadir_watch *w) { return !atomic_load_explicit(&w->gone, memory_order_relaxed); }
+
 bool datadir_intact(datadir_watch *w)
 {
     if (atomic_load_explicit(&w->gone, memory_order_relaxed)) return false;

@@ -20,6 +20,11 @@ void datadir_watch_close(datadir_watch *w);
  * cheap enough for every write. Logs once when it first finds the file gone. */
 bool datadir_intact(datadir_watch *w);
 
+/* What the watch already knows, without a system call: false once a check (datadir_intact or
+ * datadir_poll) has found the file gone. For refusing early (before a body is read), where
+ * refusing late is no harm; never instead of datadir_intact before a write is acknowledged. */
+bool datadir_known_intact(datadir_watch *w);
+
 /* The thorough check, for a background thread: the path DIR/meta.db still names the file that
  * was opened (same device and inode). Catches a directory renamed away or replaced, where the
  * old file stays linked. */

@@ -34,7 +34,10 @@ static void test_deleted_file(void **state)
     datadir_poll(w);
     assert_true(datadir_intact(w));
     assert_int_equal(unlink(db), 0);
+    /* Known only once a check has looked. */
+    assert_true(datadir_known_intact(w));
     assert_false(datadir_intact(w));
+    assert_false(datadir_known_intact(w));
     /* Sticky: a new file at the same path is not the store's database. */
     FILE *f = fopen(db, "w");
     assert_non_null(f);
@@ -60,6 +63,7 @@ static void test_replaced_file(void **state)
     /* The opened file is still linked (under another name): only the path check sees it. */
     assert_true(datadir_intact(w));
     datadir_poll(w);
+    assert_false(datadir_known_intact(w));
     assert_false(datadir_intact(w));
     datadir_watch_close(w);
     unlink(db);
