@@ -925,6 +925,38 @@ static void test_group_changes_share_a_commit(void **state)
     assert_int_equal(meta_group_close(f->m), META_OK);
 }
 
+/* Uploads created in one transaction ask for their bucket once; a bucket deleted, or a bucket
+ * whose creation was rolled back, in the same transaction is not taken for one that exists. */
+static void test_group_uploads_see_their_bucket_go(void **state)
+{
+    fixture *f = *state;
+    meta_bucket g = {.name = "g", .owner = "AK1", .region = "r1", .storage_class = "STANDARD"};
+    assert_int_equal(meta_bucket_create(f->m, &g, NULL), META_OK);
+    meta_upload u = {.key = "k", .initiated_ms = 1, .storage_class = "STANDARD", .owner = "AK1", .headers = ""};
+    meta_group_open(f->m);
+    strcpy(u.upload_id, "G1");
+    assert_int_equal(meta_upload_create(f->m, "g", &u), META_OK);
+    strcpy(u.upload_id, "G2");
+    assert_int_equal(meta_upload_create(f->m, "g", &u), META_OK);
+    assert_int_equal(meta_upload_abort(f->m, "g", "k", "G1"), META_OK);
+    assert_int_equal(meta_upload_abort(f->m, "g", "k", "G2"), META_OK);
+    assert_int_equal(meta_bucket_delete(f->m, "g"), META_OK);
+    strcpy(u.upload_id, "G3");
+    assert_int_equal(meta_upload_create(f->m, "g", &u), META_NOT_FOUND);
+    /* the same upload id twice: the second INSERT fails alone, and the batch goes on */
+    strcpy(u.upload_id, "B1");
+    assert_int_equal(meta_upload_create(f->m, "b", &u), META_OK);
+    assert_int_equal(meta_upload_create(f->m, "b", &u), META_EXISTS);
+    strcpy(u.upload_id, "B2");
+    assert_int_equal(meta_upload_create(f->m, "b", &u), META_OK);
+    assert_int_equal(meta_group_close(f->m), META_OK);
+    meta_upload got;
+    assert_int_equal(meta_upload_get(f->m, "g", "k", "G3", f->a, &got), META_NOT_FOUND);
+    assert_int_equal(meta_bucket_get(f->m, "g", &g), META_NOT_FOUND);
+    assert_int_equal(meta_upload_get(f->m, "b", "k", "B1", f->a, &got), META_OK);
+    assert_int_equal(meta_upload_get(f->m, "b", "k", "B2", f->a, &got), META_OK);
+}
+
 /* Groups on one thread while other threads write alone: the turn passes between them (a
  * thread may hand it, with its change still uncommitted, to the group, whose close then
  * commits for both), nobody waits forever, and every change lands once. */
@@ -1281,6 +1313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_changes_do_not_starve_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_changes_share_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_uploads_see_their_bucket_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_among_single_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer_copies_the_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_starts_over_under_steady_commits, setup, teardown),
