@@ -189,6 +189,33 @@ s3_err s3_conditions(const char *if_match, const char *if_none_match, const char
     return S3E_OK;
 }
 
+s3_err s3_write_conditions(s3_req *q, const meta_expect **x)
+{
+    if (x) *x = NULL;
+    const char *inm = http_header(q->http, "If-None-Match");
+    const char *im = http_header(q->http, "If-Match");
+    if (!inm && !im) return S3E_OK;
+    meta_object o;
+    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
+    if (st != META_OK && st != META_NOT_FOUND) return S3E_InternalError;
+    if (inm && st == META_OK) {
+        if (strcmp(inm, "*") != 0) return s3_fail(q, S3E_NotImplemented, "If-None-Match accepts only '*' on writes.");
+        return S3E_PreconditionFailed;
+    }
+    if (im) {
+        if (st == META_NOT_FOUND) return S3E_NoSuchKey;
+        if (s3_conditions(im, NULL, NULL, NULL, o.etag, o.mtime_ms)) return S3E_PreconditionFailed;
+    }
+    if (x) {
+        meta_expect *e = arena_alloc(q->a, sizeof *e);
+        e->absent = st == META_NOT_FOUND;
+        e->etag = e->absent ? NULL : arena_strdup(q->a, o.etag);
+        e->mtime_ms = o.mtime_ms;
+        *x = e;
+    }
+    return S3E_OK;
+}
+
 s3_err s3_copy_source(s3_req *q, const char **bucket, const char **key)
 {
     const char *src = s3_xhdr(q, "copy-source");

@@ -39,6 +39,7 @@ struct objw {
     int tier;                   /* the blob tier of the object's storage class (blob.h) */
     bool has_expiry;
     int64_t expiry_days;        /* x-wos-delete-after-days: the object expires this long after its write */
+    const meta_expect *expect;  /* a conditional write's version (objw_expect), or NULL */
 };
 
 static s3_err io_error(objw *w, int err)
@@ -215,6 +216,8 @@ void objw_set_expiry(objw *w, int64_t days)
     w->expiry_days = days;
 }
 
+void objw_expect(objw *w, const meta_expect *x) { w->expect = x; }
+
 void objw_keep(objw *w)
 {
     if (w) w->committed = false;
@@ -238,8 +241,9 @@ s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, cons
         o.nextents = 1;
         o.extents = &ext;
     }
-    meta_status st = meta_object_put(q->cfg->meta, q->bucket, &o);
+    meta_status st = meta_object_put_if(q->cfg->meta, q->bucket, &o, w->expect);
     if (st == META_NOT_FOUND) return S3E_NoSuchBucket;   /* deleted while the body arrived */
+    if (st == META_STALE) return S3E_PreconditionFailed;   /* written meanwhile by another request */
     if (st != META_OK) return S3E_InternalError;
     objw_keep(w);
     if (mtime_ms) *mtime_ms = o.mtime_ms;

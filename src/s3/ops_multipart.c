@@ -426,18 +426,9 @@ static s3_err complete_end(s3_req *q)
         char hex[33];
         hex_encode(digest, 16, hex);
 
-        /* Conditional completion, as for PutObject. */
-        const char *inm = http_header(q->http, "If-None-Match"), *im = http_header(q->http, "If-Match");
-        if (inm || im) {
-            meta_object cur;
-            meta_status cst = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &cur);
-            if (cst != META_OK && cst != META_NOT_FOUND) { e = S3E_InternalError; break; }
-            if (inm && cst == META_OK) { e = S3E_PreconditionFailed; break; }
-            if (im && (cst == META_NOT_FOUND || s3_conditions(im, NULL, NULL, NULL, cur.etag, cur.mtime_ms))) {
-                e = cst == META_NOT_FOUND ? S3E_NoSuchKey : S3E_PreconditionFailed;
-                break;
-            }
-        }
+        /* Conditional completion, as for PutObject: checked here, and again in the commit. */
+        const meta_expect *x;
+        if ((e = s3_write_conditions(q, &x))) break;
 
         meta_object o = {
             .key = q->key,
@@ -452,9 +443,10 @@ static s3_err complete_end(s3_req *q)
         snprintf(o.storage_class, sizeof o.storage_class, "%s", u.storage_class);
         const char *days = s3_headers_find(q, u.headers, EXPIRY_DAYS_HEADER);
         if (days) o.expire_ms = o.mtime_ms + strtoll(days, NULL, 10) * q->cfg->day_ms;
-        st = meta_upload_complete(q->cfg->meta, q->bucket, upload_id, &o);
+        st = meta_upload_complete(q->cfg->meta, q->bucket, upload_id, &o, x);
         if (st == META_CONFLICT) continue;
-        if (st == META_NOT_FOUND) e = complete_again(q, upload_id);
+        if (st == META_STALE) e = S3E_PreconditionFailed;   /* written meanwhile by another request */
+        else if (st == META_NOT_FOUND) e = complete_again(q, upload_id);
         else if (st != META_OK) e = S3E_InternalError;
         else e = respond_complete(q, o.etag);
         break;

@@ -78,26 +78,6 @@ typedef struct put_state {
     int64_t expiry_days;
 } put_state;
 
-/* If-None-Match: * and If-Match on a write. */
-static s3_err write_conditions(s3_req *q)
-{
-    const char *inm = http_header(q->http, "If-None-Match");
-    const char *im = http_header(q->http, "If-Match");
-    if (!inm && !im) return S3E_OK;
-    meta_object o;
-    meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
-    if (st != META_OK && st != META_NOT_FOUND) return S3E_InternalError;
-    if (inm && st == META_OK) {
-        if (strcmp(inm, "*") != 0) return s3_fail(q, S3E_NotImplemented, "If-None-Match accepts only '*' on writes.");
-        return S3E_PreconditionFailed;
-    }
-    if (im) {
-        if (st == META_NOT_FOUND) return S3E_NoSuchKey;
-        if (s3_conditions(im, NULL, NULL, NULL, o.etag, o.mtime_ms)) return S3E_PreconditionFailed;
-    }
-    return S3E_OK;
-}
-
 static s3_err put_begin(s3_req *q)
 {
     meta_bucket b;
@@ -113,7 +93,8 @@ static s3_err put_begin(s3_req *q)
     if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
     if ((e = s3_headers_collect(q, &s->headers))) return e;
     if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
-    if ((e = write_conditions(q))) return e;
+    /* Early, before the body: the answer at the end is the one that counts. */
+    if ((e = s3_write_conditions(q, NULL))) return e;
     if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
     if ((e = objw_new_for(q, q->payload_len, true, s->storage_class, &s->w))) return e;
     objw_set_expiry(s->w, s->expiry_days);
@@ -136,8 +117,10 @@ static s3_err put_end(s3_req *q)
     objw_result res;
     s3_err e = objw_finish(s->w, &res);
     if (!e) e = objw_verify(s->w, &res);
-    if (!e) e = write_conditions(q);
+    const meta_expect *x = NULL;
+    if (!e) e = s3_write_conditions(q, &x);
     if (e) return e;
+    objw_expect(s->w, x);
 
     const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
     const char *headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers;
@@ -305,7 +288,8 @@ static s3_err copy_end(s3_req *q)
     if (!s3_object_readable(q, &src))
         return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if ((e = copy_source_conditions(q, &src))) return e;
-    if ((e = write_conditions(q))) return e;
+    const meta_expect *x;
+    if ((e = s3_write_conditions(q, &x))) return e;
 
     const char *directive = s3_xhdr(q, "metadata-directive");
     bool replace = directive && !strcasecmp(directive, "REPLACE");
@@ -336,6 +320,7 @@ static s3_err copy_end(s3_req *q)
      * the old blob to the gc queue in the same commit. */
     if ((e = objw_new_for(q, src.size, true, storage_class, &s->w))) return e;
     objw_set_expiry(s->w, expiry_days);
+    objw_expect(s->w, x);
     if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;

@@ -210,7 +210,10 @@ bool objw_is_inline(const objw *w);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
 /* Makes the finished body the object `key` of the request's bucket in one metadata commit,
- * then keeps its blob. etag NULL means the body's MD5. Sets *mtime_ms (may be NULL). */
+ * then keeps its blob. etag NULL means the body's MD5. Sets *mtime_ms (may be NULL). With
+ * objw_expect, the commit happens only if the key still holds that version (else
+ * PreconditionFailed). */
+void objw_expect(objw *w, const meta_expect *x);
 s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
                           const char *storage_class, const char *headers, int64_t *mtime_ms);
 /* Checks the Content-MD5 and checksum the client gave against what arrived. */
@@ -223,6 +226,11 @@ s3_err s3_object_body(s3_req *q, const meta_object *o, int64_t off, int64_t len)
 s3_err s3_object_copy_into(s3_req *q, const meta_object *o, int64_t off, int64_t len, objw *w);
 /* Evaluates If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since (given values,
  * any NULL) against an object: S3E_OK, S3E_PreconditionFailed or S3E_NotModified. */
+/* If-None-Match: * and If-Match on a write (PutObject, CopyObject, CompleteMultipartUpload),
+ * against the object as it is now. When both pass and x is not NULL, *x (request memory; NULL
+ * without conditions) names the version the write may replace, for the store to check again
+ * inside the write's own commit (meta_expect): two racing writes cannot both pass. */
+s3_err s3_write_conditions(s3_req *q, const meta_expect **x);
 s3_err s3_conditions(const char *if_match, const char *if_none_match, const char *if_modified_since,
                      const char *if_unmodified_since, const char *etag, int64_t mtime_ms);
 /* Parses "/bucket/key" or "bucket/key" (URL-encoded, optional ?versionId=null) of a copy

@@ -30,6 +30,7 @@ typedef enum {
     META_EXISTS,      /* bucket already exists */
     META_NOT_EMPTY,   /* bucket still has objects or uploads */
     META_CONFLICT,    /* a Complete saw parts change under it, or a condition failed */
+    META_STALE,       /* a conditional write found another version than expected (meta_expect) */
     META_ERROR,       /* I/O or database failure (logged) */
 } meta_status;
 
@@ -114,6 +115,20 @@ typedef struct meta_object {
 
 /* Creates or replaces the object; the replaced object's extents are queued for removal. */
 meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object *o);
+
+/* What a conditional write (If-None-Match: *, If-Match) expects to replace, checked inside the
+ * write's transaction: of two writes that read the same version, only one lands. absent: no
+ * object has the key; otherwise the version read (etag and mtime_ms). */
+typedef struct meta_expect {
+    bool absent;
+    const char *etag;
+    int64_t mtime_ms;
+} meta_expect;
+
+/* meta_object_put, provided the key still holds what x says (x NULL: unconditional); META_STALE,
+ * and no change, when it does not. */
+meta_status meta_object_put_if(meta_store *m, const char *bucket, const meta_object *o,
+                               const meta_expect *x);
 /* Fills *o with memory from a (headers, inline data, extents). */
 meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, arena *a,
                             meta_object *o);
@@ -176,11 +191,12 @@ meta_status meta_part_list(meta_store *m, const char *upload_id, int after, int 
                            meta_part_fn fn, void *cls, bool *truncated);
 
 /* Completes an upload in one transaction: checks the upload exists and that each listed part
- * still has the blob id given (else META_CONFLICT: a part was re-uploaded meanwhile), writes the
- * object (o->extents are those parts, in order), queues the replaced object's blobs and every
- * part not listed, and deletes the upload. */
+ * still has the blob id given (else META_CONFLICT: a part was re-uploaded meanwhile), and that
+ * the key holds what x says (NULL: anything; else META_STALE), writes the object (o->extents are
+ * those parts, in order), queues the replaced object's blobs and every part not listed, and
+ * deletes the upload. */
 meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *upload_id,
-                                 const meta_object *o);
+                                 const meta_object *o, const meta_expect *x);
 /* Deletes the upload and queues its parts' blobs. */
 meta_status meta_upload_abort(meta_store *m, const char *bucket, const char *key,
                               const char *upload_id);

@@ -1408,15 +1408,35 @@ meta_status meta_bucket_list(meta_store *m, meta_bucket_fn fn, void *cls)
 
 /* --- objects ----------------------------------------------------------------------------- */
 
-meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object *o)
+static meta_status object_is_version(conn *c, const char *bucket, const char *key, const char *etag,
+                                     int64_t mtime_ms);
+
+/* Whether (bucket, key) holds what x expects, read inside the caller's transaction: META_OK,
+ * META_STALE, or an error. */
+static meta_status object_expected(conn *c, const char *bucket, const char *key, const meta_expect *x)
+{
+    if (!x) return META_OK;
+    meta_status s = object_is_version(c, bucket, key, x->absent ? NULL : x->etag, x->mtime_ms);
+    if (x->absent) return s == META_NOT_FOUND ? META_OK : s == META_OK ? META_STALE : s;
+    return s == META_NOT_FOUND ? META_STALE : s;
+}
+
+meta_status meta_object_put_if(meta_store *m, const char *bucket, const meta_object *o,
+                               const meta_expect *x)
 {
     conn *c;
     meta_status s = w_begin(m, &c);
     if (s != META_OK) return s;
     /* Checked inside the transaction so a concurrent bucket delete cannot strand the row. */
     s = bucket_exists(c, bucket);
+    if (s == META_OK && o->key) s = object_expected(c, bucket, o->key, x);
     if (s == META_OK) s = object_write(c, bucket, o);
     return w_end(c, s);
+}
+
+meta_status meta_object_put(meta_store *m, const char *bucket, const meta_object *o)
+{
+    return meta_object_put_if(m, bucket, o, NULL);
 }
 
 meta_status meta_object_get(meta_store *m, const char *bucket, const char *key, arena *a,
@@ -1909,7 +1929,7 @@ static meta_status upload_delete_rows(conn *c, const char *upload_id)
 }
 
 meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *upload_id,
-                                 const meta_object *o)
+                                 const meta_object *o, const meta_expect *x)
 {
     conn *c;
     arena *a = arena_new(512);
@@ -1938,6 +1958,7 @@ meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *
     }
     for (int i = 0; i < nparts && s == META_OK; i++)
         if (!id_find(used, o->nextents, parts[i])) s = queue_blob(c, parts[i]);
+    if (s == META_OK) s = object_expected(c, bucket, u.key, x);
     if (s == META_OK) s = upload_delete_rows(c, upload_id);
     if (s == META_OK) {
         meta_object obj = *o;
@@ -2580,7 +2601,8 @@ meta_status meta_lifecycle_set_cursor(meta_store *m, const char *bucket, const c
     return w_end(c, s);
 }
 
-/* META_OK when (bucket, key) is still the version (etag, mtime_ms), else META_NOT_FOUND. */
+/* META_OK when (bucket, key) is still the version (etag, mtime_ms) — any version when etag is
+ * NULL — else META_NOT_FOUND. */
 static meta_status object_is_version(conn *c, const char *bucket, const char *key, const char *etag,
                                      int64_t mtime_ms)
 {
@@ -2592,7 +2614,7 @@ static meta_status object_is_version(conn *c, const char *bucket, const char *ke
     meta_status s;
     if (rc == SQLITE_ROW) {
         const char *e = (const char *)sqlite3_column_text(st, 0);
-        s = e && !strcmp(e, etag) && sqlite3_column_int64(st, 1) == mtime_ms ? META_OK : META_NOT_FOUND;
+        s = !etag || (e && !strcmp(e, etag) && sqlite3_column_int64(st, 1) == mtime_ms) ? META_OK : META_NOT_FOUND;
     } else {
         s = rc == SQLITE_DONE ? META_NOT_FOUND : db_fail(c, "read object version");
     }

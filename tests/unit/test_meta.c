@@ -510,7 +510,7 @@ static meta_status complete(fixture *f, const char *key, const char *upload, con
         o.size += 10;
     }
     snprintf(o.etag, sizeof o.etag, "abc-%d", n);
-    return meta_upload_complete(f->m, "b", upload, &o);
+    return meta_upload_complete(f->m, "b", upload, &o, NULL);
 }
 
 static void create_upload(fixture *f, const char *key, const char *id, int64_t t)
@@ -1070,6 +1070,44 @@ static void test_lifecycle_rules(void **state)
     assert_int_equal(meta_lifecycle_delete(f->m, "b"), META_NOT_FOUND);
 }
 
+/* Conditional writes check the version they read inside their own transaction: of two that
+ * read the same version only the first lands; the other changes nothing (META_STALE). */
+static void test_object_put_if(void **state)
+{
+    fixture *f = *state;
+    meta_object o = {.key = "c", .size = 1, .mtime_ms = 10, .headers = "", .inline_data = "1",
+                     .storage_class = "STANDARD"};
+    strcpy(o.etag, "e1");
+    const meta_expect absent = {.absent = true}, v1 = {.etag = "e1", .mtime_ms = 10};
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &v1), META_STALE);   /* nothing there yet */
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &absent), META_OK);
+    o.inline_data = "2";
+    o.mtime_ms = 11;
+    strcpy(o.etag, "e2");
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &absent), META_STALE);
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &(meta_expect){.etag = "e1", .mtime_ms = 9}), META_STALE);
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &v1), META_OK);
+    o.inline_data = "3";
+    assert_int_equal(meta_object_put_if(f->m, "b", &o, &v1), META_STALE);   /* v1 is gone */
+    meta_object got;
+    assert_int_equal(meta_object_get(f->m, "b", "c", f->a, &got), META_OK);
+    assert_string_equal(got.etag, "e2");
+    assert_memory_equal(got.inline_data, "2", 1);
+    assert_int_equal(meta_object_put_if(f->m, "nope", &o, &absent), META_NOT_FOUND);
+    /* a Complete under the same rule */
+    create_upload(f, "c", "U1", 1);
+    assert_int_equal(part(f, "c", "U1", 1, 7), META_OK);
+    meta_extent ext = {.size = 1};
+    bid(7, ext.blob_id);
+    meta_object m = {.key = "c", .size = 1, .mtime_ms = 12, .headers = "", .nextents = 1, .extents = &ext,
+                     .parts_count = 1, .storage_class = "STANDARD"};
+    strcpy(m.etag, "m-1");
+    assert_int_equal(meta_upload_complete(f->m, "b", "U1", &m, &absent), META_STALE);
+    assert_int_equal(meta_upload_complete(f->m, "b", "U1", &m, &(meta_expect){.etag = "e2", .mtime_ms = 11}), META_OK);
+    assert_int_equal(meta_object_get(f->m, "b", "c", f->a, &got), META_OK);
+    assert_string_equal(got.etag, "m-1");
+}
+
 static void test_object_conditional_changes(void **state)
 {
     fixture *f = *state;
@@ -1304,6 +1342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_put_if, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_conditional_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_reads_never_stale, setup, teardown),
