@@ -384,7 +384,8 @@ static s3_err complete_end(s3_req *q)
     int64_t min_part = q->cfg->min_part_size > 0 ? q->cfg->min_part_size : S3_MIN_PART_SIZE;
     /* A part re-uploaded between our read and the commit makes the commit fail with
      * META_CONFLICT; reading again gives a consistent view. */
-    for (int attempt = 0; attempt < 3; attempt++) {
+    int attempt;
+    for (attempt = 0; attempt < 3; attempt++) {
         meta_upload u;
         meta_status st = meta_upload_get(q->cfg->meta, q->bucket, q->key, upload_id, q->a, &u);
         if (st == META_NOT_FOUND) {
@@ -444,13 +445,15 @@ static s3_err complete_end(s3_req *q)
         const char *days = s3_headers_find(q, u.headers, EXPIRY_DAYS_HEADER);
         if (days) o.expire_ms = o.mtime_ms + strtoll(days, NULL, 10) * q->cfg->day_ms;
         st = meta_upload_complete(q->cfg->meta, q->bucket, upload_id, &o, x);
-        if (st == META_CONFLICT) continue;
-        if (st == META_STALE) e = S3E_PreconditionFailed;   /* written meanwhile by another request */
-        else if (st == META_NOT_FOUND) e = complete_again(q, upload_id);
+        /* A part re-uploaded, or the object written by another request (the conditions are
+         * asked again of what is there now): read again. */
+        if (st == META_CONFLICT || st == META_STALE) continue;
+        if (st == META_NOT_FOUND) e = complete_again(q, upload_id);
         else if (st != META_OK) e = S3E_InternalError;
         else e = respond_complete(q, o.etag);
         break;
     }
+    if (attempt == 3) e = s3_fail(q, S3E_InternalError, "The upload's parts or its object kept changing; try again.");
     free(t.by_number);
     return e;
 }

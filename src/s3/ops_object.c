@@ -117,15 +117,22 @@ static s3_err put_end(s3_req *q)
     objw_result res;
     s3_err e = objw_finish(s->w, &res);
     if (!e) e = objw_verify(s->w, &res);
-    const meta_expect *x = NULL;
-    if (!e) e = s3_write_conditions(q, &x);
     if (e) return e;
-    objw_expect(s->w, x);
 
     const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
     const char *headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers;
     int64_t mtime;
-    if ((e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime))) return e;
+    for (int attempt = 0;; attempt++) {
+        const meta_expect *x;
+        if ((e = s3_write_conditions(q, &x))) return e;
+        objw_expect(s->w, x);
+        e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime);
+        /* Written meanwhile by another request: the conditions are asked again of what is there
+         * now (an If-Match list may name the new version too; a deleted key is NoSuchKey). */
+        if (e == S3E_PreconditionFailed && x && attempt < 2) continue;
+        if (e) return e;
+        break;
+    }
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
     /* As S3 does: the write is told when it will expire. */
     meta_object written = {.key = q->key, .mtime_ms = mtime,
@@ -288,8 +295,8 @@ static s3_err copy_end(s3_req *q)
     if (!s3_object_readable(q, &src))
         return s3_fail(q, S3E_InvalidObjectState, "The source object of the COPY action is not in the active tier and is only stored in Archive.");
     if ((e = copy_source_conditions(q, &src))) return e;
-    const meta_expect *x;
-    if ((e = s3_write_conditions(q, &x))) return e;
+    /* Early, before the bytes are copied: the answer at the commit is the one that counts. */
+    if ((e = s3_write_conditions(q, NULL))) return e;
 
     const char *directive = s3_xhdr(q, "metadata-directive");
     bool replace = directive && !strcasecmp(directive, "REPLACE");
@@ -320,7 +327,6 @@ static s3_err copy_end(s3_req *q)
      * the old blob to the gc queue in the same commit. */
     if ((e = objw_new_for(q, src.size, true, storage_class, &s->w))) return e;
     objw_set_expiry(s->w, expiry_days);
-    objw_expect(s->w, x);
     if ((e = s3_object_copy_into(q, &src, 0, src.size, s->w))) return e;
     objw_result res;
     if ((e = objw_finish(s->w, &res))) return e;
@@ -329,7 +335,15 @@ static s3_err copy_end(s3_req *q)
      * source), and clients compare ETags along a chain of copies. */
     const char *etag = src.etag;
     int64_t mtime;
-    if ((e = objw_commit_object(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
+    for (int attempt = 0;; attempt++) {
+        const meta_expect *x;
+        if ((e = s3_write_conditions(q, &x))) return e;
+        objw_expect(s->w, x);
+        e = objw_commit_object(s->w, &res, q->key, etag, storage_class, headers, &mtime);
+        if (e == S3E_PreconditionFailed && x && attempt < 2) continue;   /* as in put_end */
+        if (e) return e;
+        break;
+    }
 
     xmlw w = {0};
     s3_xml_begin(q, &w, "CopyObjectResult");

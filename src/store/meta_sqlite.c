@@ -1177,7 +1177,10 @@ static void *checkpointer_main(void *arg)
         int log = 0, copied = 0;
         int rc = c ? sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied) : SQLITE_ERROR;
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) log_warn("meta: checkpoint: %s", c ? sqlite3_errmsg(c->db) : "no connection");
-        if (rc == SQLITE_OK) atomic_store(&m->ck_tail, true);
+        /* Only after a pass that copied the whole log as it found it: then the remainder is
+         * what was committed during the pass. A pass held back by a reader leaves more, which
+         * the writer must not copy inside a commit. */
+        if (rc == SQLITE_OK && copied >= log) atomic_store(&m->ck_tail, true);
         pthread_mutex_lock(&m->ck_mu);
     }
     pthread_mutex_unlock(&m->ck_mu);
