@@ -19,12 +19,13 @@
  * at a time between the handler's group_open and group_close (http_defer_end_group).
  *
  * Accepting. One listening socket is in every loop's epoll set, level-triggered, and a new
- * connection wakes them all; a loop holding more than its share of connections leaves it to the
- * others once (accept_some). Measured on this 2-core VM, that spreads both bursts (64
- * connections: the two threads' CPU within 5 %) and one-at-a-time clients (40 sequential
- * connections: 24/16). EPOLLEXCLUSIVE woke the same thread for every sequential connection
- * (40/0), so a lightly loaded server ran on one thread; SO_REUSEPORT spreads by a hash of the
- * address, cannot see load, and lets another process of the same user bind the port unnoticed.
+ * connection wakes them all; whichever accepts it gives it to the loop with the fewest
+ * connections (itself on a tie), through that loop's `adopted` list and eventfd (accept_some).
+ * Leaving a connection for the others to take instead was not enough: on a busy machine the
+ * loop that got the CPU first still took a whole burst of 64 in some runs. EPOLLEXCLUSIVE woke
+ * the same thread for every sequential connection (40/0), so a lightly loaded server ran on one
+ * thread; SO_REUSEPORT spreads by a hash of the address, cannot see load, and lets another
+ * process of the same user bind the port unnoticed.
  *
  * Slow clients. Every loop sweeps its connections once a second: a connection idle (no request,
  * or a response the client does not read) for the idle timeout is closed; a request line and
@@ -142,8 +143,7 @@ typedef struct loop {
     bool listening;
     bool quiesced;              /* has taken the listener out for good (http_stop) */
     conn *conns;
-    unsigned nconns;
-    bool deferred_accept;       /* left a connection to the other loops last time */
+    atomic_uint nconns;         /* its connections (others read it to choose where one goes) */
     conn *ready, *ready_tail;
     conn *dead;
     char **in_free;
@@ -154,8 +154,9 @@ typedef struct loop {
     time_t date_sec;
     char date[40];
     conn *grouped, *grouped_tail;  /* grouped ends of this iteration, queued at its end */
-    pthread_mutex_t mu;         /* guards resumed */
+    pthread_mutex_t mu;         /* guards resumed and adopted */
     conn *resumed;
+    conn *adopted;              /* accepted by another loop for this one (accept_some) */
 } loop;
 
 struct http_server {
@@ -371,7 +372,7 @@ static void conn_close(conn *c)
     c->next_job = lp->dead;
     lp->dead = c;
     atomic_fetch_sub(&lp->s->nconns, 1);
-    lp->nconns--;
+    atomic_fetch_sub_explicit(&lp->nconns, 1, memory_order_relaxed);
 }
 
 static void make_ready(conn *c)
@@ -1022,20 +1023,43 @@ static void listen_on(loop *lp, bool on)
     }
 }
 
+/* Where a new connection goes: the loop with the fewest, this one on a tie. Every loop wakes
+ * for a new connection (the listener is in each set), but on a busy machine the one that gets
+ * the CPU first takes the whole burst: measured with 64 connections opened at once, one loop
+ * held all of them in some runs and the other none (its core's share of the server idle). A
+ * connection accepted here and handed on costs one wake-up of the other loop, once. */
+static loop *least_loaded(loop *lp)
+{
+    struct http_server *s = lp->s;
+    loop *best = lp;
+    unsigned least = atomic_load_explicit(&lp->nconns, memory_order_relaxed);
+    for (unsigned i = 0; i < s->nloops; i++) {
+        unsigned n = atomic_load_explicit(&s->loops[i].nconns, memory_order_relaxed);
+        if (n < least) {
+            least = n;
+            best = &s->loops[i];
+        }
+    }
+    return best;
+}
+
+/* Makes c (accepted for this loop, counted in its nconns) one of its connections. */
+static void conn_adopt(conn *c)
+{
+    loop *lp = c->lp;
+    c->next = lp->conns;
+    c->prev = NULL;
+    if (lp->conns) lp->conns->prev = c;
+    lp->conns = c;
+    c->since = c->last_io = lp->now;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) conn_close(c);
+}
+
 static void accept_some(loop *lp)
 {
     struct http_server *s = lp->s;
     for (int i = 0; i < 16; i++) {
-        /* Every loop is woken for a new connection; one holding more than its share leaves it
-         * to the others (they are awake too), so a burst is spread instead of taken whole by
-         * the first thread to wake. Only once, though: if the connection is still waiting at
-         * the next turn, the others are busy, and it is taken after all. */
-        unsigned share = atomic_load(&s->nconns) / s->nloops + 8;
-        if (s->nloops > 1 && lp->nconns > share && !lp->deferred_accept) {
-            lp->deferred_accept = true;
-            return;
-        }
-        lp->deferred_accept = false;
         struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1061,10 +1085,11 @@ static void accept_some(loop *lp)
             close(fd);
             continue;
         }
-        lp->nconns++;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->lp = lp;
+        loop *to = least_loaded(lp);
+        atomic_fetch_add_explicit(&to->nconns, 1, memory_order_relaxed);
+        c->lp = to;
         c->fd = fd;
         c->st = C_IDLE;
         c->rd_ready = true;
@@ -1080,11 +1105,16 @@ static void accept_some(loop *lp)
         } else {
             memcpy(c->addr, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
         }
-        c->next = lp->conns;
-        if (lp->conns) lp->conns->prev = c;
-        lp->conns = c;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0) conn_close(c);
+        if (to == lp) {
+            conn_adopt(c);
+        } else {
+            pthread_mutex_lock(&to->mu);
+            bool was_empty = !to->resumed && !to->adopted;
+            c->next_job = to->adopted;
+            to->adopted = c;
+            pthread_mutex_unlock(&to->mu);
+            if (was_empty) loop_wake(to);
+        }
     }
 }
 
@@ -1130,9 +1160,15 @@ static void drain_resumed(loop *lp)
     ssize_t n = read(lp->evfd, &v, sizeof v);
     (void)n;
     pthread_mutex_lock(&lp->mu);
-    conn *list = lp->resumed;
-    lp->resumed = NULL;
+    conn *list = lp->resumed, *adopted = lp->adopted;
+    lp->resumed = lp->adopted = NULL;
     pthread_mutex_unlock(&lp->mu);
+    while (adopted) {
+        conn *c = adopted;
+        adopted = c->next_job;
+        c->next_job = NULL;
+        conn_adopt(c);
+    }
     /* Pushed newest first: answer in arrival order. */
     conn *rev = NULL;
     while (list) {
@@ -1218,8 +1254,18 @@ static void *loop_main(void *arg)
         free_dead(lp);
         if (atomic_load(&s->quit)) break;
     }
-    /* Closing: every connection the thread still holds, but those whose end() is running on
-     * a worker (http_stop frees those once the workers are done). */
+    /* Closing: every connection the thread still holds (those handed to it last included), but
+     * those whose end() is running on a worker (http_stop frees those once the workers are
+     * done). */
+    pthread_mutex_lock(&lp->mu);
+    conn *adopted = lp->adopted;
+    lp->adopted = NULL;
+    pthread_mutex_unlock(&lp->mu);
+    for (conn *c = adopted, *next; c; c = next) {
+        next = c->next_job;
+        c->next_job = NULL;
+        conn_adopt(c);
+    }
     for (conn *c = lp->conns, *next; c; c = next) {
         next = c->next;
         if (c->st != C_WORK) conn_close(c);

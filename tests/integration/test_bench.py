@@ -312,3 +312,35 @@ def test_usage_errors():
         p = subprocess.run([WOSD_BIN, "bench"] + args + ["--access-key", "a", "--secret-key", "b"],
                            capture_output=True, timeout=30)
         assert p.returncode == 2, (args, p.stderr)
+
+
+def _event_thread_cpu(pid):
+    """CPU ticks (user + system) of each event thread (http-0, http-1, …) of process pid."""
+    ticks = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if name.startswith("http-") and name[5:].isdigit():
+            ticks[name] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def test_connections_spread_over_event_threads(server_factory, bucket_name):
+    """64 connections opened at once are shared by both event threads (--threads 2), so each
+    serves part of the load. (Was a bug: on a busy machine the thread that got the CPU first
+    accepted the whole burst, and in some runs the other served nothing.)"""
+    srv = server_factory("spread", extra_args=("--threads", "2"))
+    b = bucket_name()
+    args = ["--bucket", b, "--size", "1KiB", "--objects", "64", "--concurrency", "64"]
+    run_bench(srv, "get", *args, "--prepare-only")
+    before = _event_thread_cpu(srv.pid)
+    assert_sane(run_bench(srv, "get", *args, "--skip-prepare", "--no-cleanup", "--duration", "3s"))
+    after = _event_thread_cpu(srv.pid)
+    used = {name: after[name] - before.get(name, 0) for name in after}
+    assert len(used) == 2 and sum(used.values()) > 0, used
+    assert min(used.values()) >= 0.2 * sum(used.values()), "CPU ticks per event thread: %s" % used
