@@ -960,7 +960,8 @@ static meta_status bucket_known(conn *c, const char *bucket)
     meta_store *m = c->m;
     if (m->w_bucket[0] && strcmp(m->w_bucket, bucket) == 0) return META_OK;
     meta_status s = bucket_exists(c, bucket);
-    if (s == META_OK && strlen(bucket) < sizeof m->w_bucket) strcpy(m->w_bucket, bucket);
+    size_t n = strlen(bucket);
+    if (s == META_OK && n < sizeof m->w_bucket) memcpy(m->w_bucket, bucket, n + 1);
     return s;
 }
 
