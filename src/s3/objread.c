@@ -195,13 +195,12 @@ s3_err s3_write_conditions(s3_req *q, const meta_expect **x)
     const char *inm = http_header(q->http, "If-None-Match");
     const char *im = http_header(q->http, "If-Match");
     if (!inm && !im) return S3E_OK;
+    /* What S3 answers too, whether or not the object exists. */
+    if (inm && strcmp(inm, "*") != 0) return s3_fail(q, S3E_NotImplemented, "If-None-Match accepts only '*' on writes.");
     meta_object o;
     meta_status st = meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o);
     if (st != META_OK && st != META_NOT_FOUND) return S3E_InternalError;
-    if (inm && st == META_OK) {
-        if (strcmp(inm, "*") != 0) return s3_fail(q, S3E_NotImplemented, "If-None-Match accepts only '*' on writes.");
-        return S3E_PreconditionFailed;
-    }
+    if (inm && st == META_OK) return S3E_PreconditionFailed;
     if (im) {
         if (st == META_NOT_FOUND) return S3E_NoSuchKey;
         if (s3_conditions(im, NULL, NULL, NULL, o.etag, o.mtime_ms)) return S3E_PreconditionFailed;

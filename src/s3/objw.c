@@ -39,7 +39,6 @@ struct objw {
     int tier;                   /* the blob tier of the object's storage class (blob.h) */
     bool has_expiry;
     int64_t expiry_days;        /* x-wos-delete-after-days: the object expires this long after its write */
-    const meta_expect *expect;  /* a conditional write's version (objw_expect), or NULL */
 };
 
 static s3_err io_error(objw *w, int err)
@@ -216,15 +215,14 @@ void objw_set_expiry(objw *w, int64_t days)
     w->expiry_days = days;
 }
 
-void objw_expect(objw *w, const meta_expect *x) { w->expect = x; }
-
 void objw_keep(objw *w)
 {
     if (w) w->committed = false;
 }
 
-s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
-                          const char *storage_class, const char *headers, int64_t *mtime_ms)
+static s3_err commit_as(objw *w, const objw_result *res, const char *key, const char *etag,
+                        const char *storage_class, const char *headers, const meta_expect *x,
+                        int64_t *mtime_ms)
 {
     s3_req *q = w->q;
     meta_extent ext = {0};
@@ -241,11 +239,31 @@ s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, cons
         o.nextents = 1;
         o.extents = &ext;
     }
-    meta_status st = meta_object_put_if(q->cfg->meta, q->bucket, &o, w->expect);
+    meta_status st = meta_object_put_if(q->cfg->meta, q->bucket, &o, x);
     if (st == META_NOT_FOUND) return S3E_NoSuchBucket;   /* deleted while the body arrived */
     if (st == META_STALE) return S3E_PreconditionFailed;   /* written meanwhile by another request */
     if (st != META_OK) return S3E_InternalError;
     objw_keep(w);
     if (mtime_ms) *mtime_ms = o.mtime_ms;
     return S3E_OK;
+}
+
+s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
+                          const char *storage_class, const char *headers, int64_t *mtime_ms)
+{
+    return commit_as(w, res, key, etag, storage_class, headers, NULL, mtime_ms);
+}
+
+s3_err objw_commit_object_if(objw *w, const objw_result *res, const char *key, const char *etag,
+                             const char *storage_class, const char *headers, int64_t *mtime_ms)
+{
+    for (int attempt = 0;; attempt++) {
+        const meta_expect *x;
+        s3_err e = s3_write_conditions(w->q, &x);
+        if (!e) e = commit_as(w, res, key, etag, storage_class, headers, x, mtime_ms);
+        /* Written meanwhile by another request: the conditions are asked again of what is there
+         * now (an If-Match list may name the new version too; a deleted key is NoSuchKey). */
+        if (e == S3E_PreconditionFailed && x && attempt < 2) continue;
+        return e;
+    }
 }

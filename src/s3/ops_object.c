@@ -98,9 +98,9 @@ static s3_err put_begin(s3_req *q)
     if ((e = s3_expiry_from_request(q, &s->expiry_days))) return e;
     if ((e = objw_new_for(q, q->payload_len, true, s->storage_class, &s->w))) return e;
     objw_set_expiry(s->w, s->expiry_days);
-    /* A small object is one metadata row. Its commit may be shared with other requests'
-     * unless a condition must be checked against the current object first: the check reads
-     * committed rows only, and would miss a change of the same group. */
+    /* A small object is one metadata row. Its commit may be shared with other requests'; a
+     * conditional one commits alone (it could join now that its condition is checked inside
+     * the change, but its pre-check reads committed rows and would retry in vain). */
     q->grouped = objw_is_inline(s->w) && !http_header(q->http, "If-None-Match") && !http_header(q->http, "If-Match");
     return S3E_OK;
 }
@@ -122,17 +122,7 @@ static s3_err put_end(s3_req *q)
     const char *ck_header, *ck = objw_checksum(s->w, &ck_header);
     const char *headers = ck ? arena_printf(q->a, "%s%s:%s\n", s->headers, ck_header, ck) : s->headers;
     int64_t mtime;
-    for (int attempt = 0;; attempt++) {
-        const meta_expect *x;
-        if ((e = s3_write_conditions(q, &x))) return e;
-        objw_expect(s->w, x);
-        e = objw_commit_object(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime);
-        /* Written meanwhile by another request: the conditions are asked again of what is there
-         * now (an If-Match list may name the new version too; a deleted key is NoSuchKey). */
-        if (e == S3E_PreconditionFailed && x && attempt < 2) continue;
-        if (e) return e;
-        break;
-    }
+    if ((e = objw_commit_object_if(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime))) return e;
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
     /* As S3 does: the write is told when it will expire. */
     meta_object written = {.key = q->key, .mtime_ms = mtime,
@@ -335,15 +325,7 @@ static s3_err copy_end(s3_req *q)
      * source), and clients compare ETags along a chain of copies. */
     const char *etag = src.etag;
     int64_t mtime;
-    for (int attempt = 0;; attempt++) {
-        const meta_expect *x;
-        if ((e = s3_write_conditions(q, &x))) return e;
-        objw_expect(s->w, x);
-        e = objw_commit_object(s->w, &res, q->key, etag, storage_class, headers, &mtime);
-        if (e == S3E_PreconditionFailed && x && attempt < 2) continue;   /* as in put_end */
-        if (e) return e;
-        break;
-    }
+    if ((e = objw_commit_object_if(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
 
     xmlw w = {0};
     s3_xml_begin(q, &w, "CopyObjectResult");

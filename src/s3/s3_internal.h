@@ -210,12 +210,13 @@ bool objw_is_inline(const objw *w);
 /* The metadata now references the blob: abort no longer removes it. */
 void objw_keep(objw *w);
 /* Makes the finished body the object `key` of the request's bucket in one metadata commit,
- * then keeps its blob. etag NULL means the body's MD5. Sets *mtime_ms (may be NULL). With
- * objw_expect, the commit happens only if the key still holds that version (else
- * PreconditionFailed). */
-void objw_expect(objw *w, const meta_expect *x);
+ * then keeps its blob. etag NULL means the body's MD5. Sets *mtime_ms (may be NULL). */
 s3_err objw_commit_object(objw *w, const objw_result *res, const char *key, const char *etag,
                           const char *storage_class, const char *headers, int64_t *mtime_ms);
+/* The same under the request's If-None-Match / If-Match (s3_write_conditions), checked against
+ * the object now and again inside the commit: of two writers racing on the key one wins. */
+s3_err objw_commit_object_if(objw *w, const objw_result *res, const char *key, const char *etag,
+                             const char *storage_class, const char *headers, int64_t *mtime_ms);
 /* Checks the Content-MD5 and checksum the client gave against what arrived. */
 s3_err objw_verify(objw *w, const objw_result *res);
 

@@ -291,6 +291,10 @@ def test_put_if_none_match_star(raw, bucket):
     assert_ok(c.put(bucket, "k", b"one", headers={"If-None-Match": "*"}))
     assert_error(c.put(bucket, "k", b"two", headers={"If-None-Match": "*"}), 412, "PreconditionFailed")
     assert c.get(bucket, "k").body == b"one"
+    # only '*' on a write, as S3: refused whether or not the key exists, and nothing written
+    for key in ("k", "absent"):
+        assert_error(c.put(bucket, key, b"three", headers={"If-None-Match": '"abc"'}), 501, "NotImplemented")
+    assert c.get(bucket, "k").body == b"one" and c.get(bucket, "absent").status == 404
 
 
 def test_put_if_match(raw, bucket):
