@@ -578,7 +578,7 @@ static void on_part(void *cls, const meta_part *p)
 static void check_upload(scrub *sc, const char *bucket, const upload_ref *u)
 {
     part_list parts = {0};
-    meta_status st = meta_part_list(sc->meta, u->id, 0, 0, on_part, &parts, NULL);
+    meta_status st = meta_part_list(sc->meta, bucket, u->key, u->id, 0, 0, on_part, &parts, NULL);
     if (st == META_NOT_FOUND) {
         free(parts.v);
         return;

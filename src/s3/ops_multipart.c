@@ -395,7 +395,7 @@ static s3_err complete_end(s3_req *q)
         if (st != META_OK) { e = S3E_InternalError; break; }
         memset(t.by_number, 0, 10001 * sizeof(meta_part));
         bool truncated;
-        st = meta_part_list(q->cfg->meta, upload_id, 0, 0, collect_part, &t, &truncated);
+        st = meta_part_list(q->cfg->meta, q->bucket, q->key, upload_id, 0, 0, collect_part, &t, &truncated);
         if (st == META_NOT_FOUND) {   /* aborted or completed since the read above */
             e = complete_again(q, upload_id);
             break;
@@ -522,7 +522,8 @@ static s3_err list_parts_end(s3_req *q)
     xmlw body = {0};
     parts_ctx c = {q, &body, 0};
     bool truncated = false;
-    meta_status st = max > 0 ? meta_part_list(q->cfg->meta, u.upload_id, marker, max, part_entry, &c, &truncated)
+    meta_status st = max > 0 ? meta_part_list(q->cfg->meta, q->bucket, q->key, u.upload_id, marker, max, part_entry, &c,
+                                                   &truncated)
                              : META_OK;
     if (st != META_OK) {
         buf_free(&body.b);

@@ -185,10 +185,12 @@ typedef struct meta_part {
  * META_NOT_FOUND when the upload no longer exists (the caller then removes its blob). */
 meta_status meta_part_put(meta_store *m, const char *bucket, const char *key,
                           const char *upload_id, const meta_part *p);
-/* Parts with number > after, ascending, at most max (0 = all). */
+/* The parts of bucket/key's upload with number > after, ascending, at most max (0 = all);
+ * META_NOT_FOUND when there is no such upload. */
 typedef void (*meta_part_fn)(void *cls, const meta_part *p);
-meta_status meta_part_list(meta_store *m, const char *upload_id, int after, int max,
-                           meta_part_fn fn, void *cls, bool *truncated);
+meta_status meta_part_list(meta_store *m, const char *bucket, const char *key,
+                           const char *upload_id, int after, int max, meta_part_fn fn, void *cls,
+                           bool *truncated);
 
 /* Completes an upload in one transaction: checks the upload exists and that each listed part
  * still has the blob id given (else META_CONFLICT: a part was re-uploaded meanwhile), and that
@@ -207,8 +209,9 @@ typedef struct meta_upload_query {
     int max;
 } meta_upload_query;
 typedef void (*meta_upload_fn)(void *cls, const char *common_prefix, const meta_upload *u);
-/* Uploads ordered by key then initiation time (then id), after the markers, with delimiter
- * folding as in meta_object_list. */
+/* Uploads ordered by key then upload id, after the markers, with delimiter folding as in
+ * meta_object_list. (The s3 layer's ids begin with the initiation time: within a key, id
+ * order is initiation order.) */
 meta_status meta_upload_list(meta_store *m, const char *bucket, const meta_upload_query *q,
                              arena *a, meta_upload_fn fn, void *cls, bool *truncated);
 

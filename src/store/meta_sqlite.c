@@ -130,8 +130,24 @@ static const char SCHEMA_V3[] =
     "ALTER TABLE objects ADD COLUMN restore_expiry_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX objects_by_expiry ON objects(expire_ms) WHERE expire_ms>0;";
 
+/* Version 4: an upload is one row of one b-tree, keyed the way every statement finds it:
+ * (bucket, key, upload_id). Version 1 had a rowid table, its upload_id index and a listing
+ * index — three b-trees written per Initiate, in three places of the log. Within a key the
+ * listing is now in upload id order, which S3's upload-id-marker is defined by; the ids the
+ * s3 layer has issued since session 4 begin with the initiation time, so for them it is also
+ * initiation order (older, random ids list in id order within their key). */
+static const char SCHEMA_V4[] =
+    "CREATE TABLE uploads_v4("
+    "  bucket TEXT NOT NULL, key BLOB NOT NULL, upload_id TEXT NOT NULL,"
+    "  initiated_ms INTEGER NOT NULL, storage_class TEXT NOT NULL, owner TEXT NOT NULL,"
+    "  headers TEXT NOT NULL, PRIMARY KEY(bucket, key, upload_id)) WITHOUT ROWID;"
+    "INSERT INTO uploads_v4 SELECT bucket,key,upload_id,initiated_ms,storage_class,owner,headers"
+    "  FROM uploads;"
+    "DROP TABLE uploads;"
+    "ALTER TABLE uploads_v4 RENAME TO uploads;";
+
 /* MIGRATIONS[v] takes a database from version v to v + 1. */
-static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3};
+static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4};
 enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
 
 #define BUCKET_COLS "SELECT name,owner,region,storage_class,created_ms,acl FROM buckets "
@@ -183,20 +199,17 @@ enum { SCHEMA_VERSION = sizeof MIGRATIONS / sizeof MIGRATIONS[0] };
       "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE blob_id=?1) "                               \
       "OR EXISTS(SELECT 1 FROM gc WHERE blob_id=?1)")                                          \
     X(UP_INSERT,                                                                               \
-      "INSERT INTO uploads(upload_id,bucket,key,initiated_ms,storage_class,owner,headers) "    \
+      "INSERT INTO uploads(bucket,key,upload_id,initiated_ms,storage_class,owner,headers) "    \
       "VALUES(?1,?2,?3,?4,?5,?6,?7)")                                                          \
     X(UP_GET,                                                                                  \
-      "SELECT bucket,key,initiated_ms,storage_class,owner,headers FROM uploads "               \
-      "WHERE upload_id=?1")                                                                    \
-    X(UP_DELETE, "DELETE FROM uploads WHERE upload_id=?1")                                     \
-    X(UP_LIST_OPEN, UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 "                                \
-                                 "ORDER BY key,initiated_ms,upload_id")                        \
-    X(UP_LIST_RANGE, UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 AND key<?3 "                    \
-                                  "ORDER BY key,initiated_ms,upload_id")                       \
+      "SELECT initiated_ms,storage_class,owner,headers FROM uploads "                          \
+      "WHERE bucket=?1 AND key=?2 AND upload_id=?3")                                           \
+    X(UP_DELETE, "DELETE FROM uploads WHERE bucket=?1 AND key=?2 AND upload_id=?3")           \
+    X(UP_LIST_OPEN, UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 ORDER BY key,upload_id")        \
+    X(UP_LIST_RANGE,                                                                           \
+      UP_LIST_COLS "WHERE bucket=?1 AND key>=?2 AND key<?3 ORDER BY key,upload_id")            \
     X(UP_LIST_SAME_KEY,                                                                        \
-      UP_LIST_COLS "WHERE bucket=?1 AND key=?2 "                                               \
-                   "AND (initiated_ms>?3 OR (initiated_ms=?3 AND upload_id>?4)) "              \
-                   "ORDER BY initiated_ms,upload_id")                                          \
+      UP_LIST_COLS "WHERE bucket=?1 AND key=?2 AND upload_id>?3 ORDER BY upload_id")           \
     X(PART_BLOB, "SELECT blob_id FROM parts WHERE upload_id=?1 AND number=?2")                 \
     X(PART_PUT,                                                                                \
       "INSERT OR REPLACE INTO parts(upload_id,number,size,etag,blob_id,mtime_ms) "             \
@@ -801,13 +814,6 @@ static char *arena_col(arena *a, sqlite3_stmt *st, int i)
 {
     const char *s = (const char *)sqlite3_column_blob(st, i);
     return arena_strndup(a, s ? s : "", (size_t)sqlite3_column_bytes(st, i));
-}
-
-static bool col_equals(sqlite3_stmt *st, int i, const char *s)
-{
-    size_t n = strlen(s);
-    const void *p = sqlite3_column_blob(st, i);
-    return (size_t)sqlite3_column_bytes(st, i) == n && (n == 0 || memcmp(p, s, n) == 0);
 }
 
 static int bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
@@ -1742,9 +1748,9 @@ meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upl
         if (!st) {
             s = META_ERROR;
         } else {
-            bind_text(st, 1, u->upload_id);
-            sqlite3_bind_text(st, 2, bucket, -1, SQLITE_STATIC);
-            bind_key(st, 3, u->key);
+            sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+            bind_key(st, 2, u->key);
+            bind_text(st, 3, u->upload_id);
             sqlite3_bind_int64(st, 4, u->initiated_ms);
             bind_text(st, 5, u->storage_class);
             bind_text(st, 6, u->owner);
@@ -1758,31 +1764,30 @@ meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upl
     return w_end(c, s);
 }
 
-/* Reads upload_id and checks that it belongs to bucket and (when key is not NULL) key. Fills u
- * (strings from a) when u is not NULL. */
+/* Reads the upload of bucket and key with this id: META_NOT_FOUND when there is none. Fills
+ * u (strings from a) when u is not NULL. */
 static meta_status upload_read(conn *c, const char *bucket, const char *key,
                                const char *upload_id, arena *a, meta_upload *u)
 {
     sqlite3_stmt *st = stmt(c, ST_UP_GET);
     if (!st) return META_ERROR;
-    bind_text(st, 1, upload_id);
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bind_key(st, 2, key);
+    bind_text(st, 3, upload_id);
     int rc = sqlite3_step(st);
     meta_status s = META_OK;
     if (rc == SQLITE_DONE) {
         s = META_NOT_FOUND;
     } else if (rc != SQLITE_ROW) {
         s = db_fail(c, "read upload");
-    } else if (strcmp((const char *)sqlite3_column_text(st, 0), bucket) != 0 ||
-               (key && !col_equals(st, 1, key))) {
-        s = META_NOT_FOUND;
     } else if (u) {
         memset(u, 0, sizeof *u);
         snprintf(u->upload_id, sizeof u->upload_id, "%s", upload_id);
-        u->key = arena_col(a, st, 1);
-        u->initiated_ms = sqlite3_column_int64(st, 2);
-        copy_col(st, 3, u->storage_class, sizeof u->storage_class);
-        copy_col(st, 4, u->owner, sizeof u->owner);
-        u->headers = arena_col(a, st, 5);
+        u->key = arena_strdup(a, key);
+        u->initiated_ms = sqlite3_column_int64(st, 0);
+        copy_col(st, 1, u->storage_class, sizeof u->storage_class);
+        copy_col(st, 2, u->owner, sizeof u->owner);
+        u->headers = arena_col(a, st, 3);
     }
     sqlite3_reset(st);
     return s;
@@ -1834,24 +1839,18 @@ meta_status meta_part_put(meta_store *m, const char *bucket, const char *key,
     return w_end(c, s);
 }
 
-meta_status meta_part_list(meta_store *m, const char *upload_id, int after, int max,
-                           meta_part_fn fn, void *cls, bool *truncated)
+meta_status meta_part_list(meta_store *m, const char *bucket, const char *key,
+                           const char *upload_id, int after, int max, meta_part_fn fn, void *cls,
+                           bool *truncated)
 {
     if (truncated) *truncated = false;
     conn *c = conn_get(m);
     if (!c) return META_ERROR;
     meta_status s = tx_begin(c, false);
     if (s != META_OK) return s;
-    sqlite3_stmt *st = stmt(c, ST_UP_GET);
-    int rc = SQLITE_ERROR;
-    if (!st) s = META_ERROR;
-    else {
-        bind_text(st, 1, upload_id);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) s = META_NOT_FOUND;
-        else if (rc != SQLITE_ROW) s = db_fail(c, "read upload");
-        sqlite3_reset(st);
-    }
+    s = upload_read(c, bucket, key, upload_id, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    int rc;
     meta_part *parts = NULL;
     int n = 0, cap = 0;
     if (s == META_OK && !(st = stmt(c, ST_PART_LIST))) s = META_ERROR;
@@ -1918,7 +1917,8 @@ static meta_status upload_part_blobs(conn *c, const char *upload_id, blob_id_t *
 }
 
 /* Deletes the upload's rows (the caller has dealt with the parts' blobs). */
-static meta_status upload_delete_rows(conn *c, const char *upload_id)
+static meta_status upload_delete_rows(conn *c, const char *bucket, const char *key,
+                                      const char *upload_id)
 {
     sqlite3_stmt *st = stmt(c, ST_PART_DELETE_ALL);
     if (!st) return META_ERROR;
@@ -1926,7 +1926,9 @@ static meta_status upload_delete_rows(conn *c, const char *upload_id)
     meta_status s = run(c, st, "delete parts");
     if (s == META_OK && !(st = stmt(c, ST_UP_DELETE))) s = META_ERROR;
     if (s == META_OK) {
-        bind_text(st, 1, upload_id);
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        bind_key(st, 2, key);
+        bind_text(st, 3, upload_id);
         s = run(c, st, "delete upload");
     }
     return s;
@@ -1963,7 +1965,7 @@ meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *
     for (int i = 0; i < nparts && s == META_OK; i++)
         if (!id_find(used, o->nextents, parts[i])) s = queue_blob(c, parts[i]);
     if (s == META_OK) s = object_expected(c, bucket, u.key, x);
-    if (s == META_OK) s = upload_delete_rows(c, upload_id);
+    if (s == META_OK) s = upload_delete_rows(c, bucket, o->key, upload_id);
     if (s == META_OK) {
         meta_object obj = *o;
         obj.key = u.key;   /* the upload's key, whether or not the caller repeated it */
@@ -1987,7 +1989,7 @@ meta_status meta_upload_abort(meta_store *m, const char *bucket, const char *key
     s = upload_read(c, bucket, key, upload_id, NULL, NULL);
     if (s == META_OK) s = upload_part_blobs(c, upload_id, &parts, &nparts);
     for (int i = 0; i < nparts && s == META_OK; i++) s = queue_blob(c, parts[i]);
-    if (s == META_OK) s = upload_delete_rows(c, upload_id);
+    if (s == META_OK) s = upload_delete_rows(c, bucket, key, upload_id);
     free(parts);
     return w_end(c, s);
 }
@@ -2006,23 +2008,21 @@ static void upload_from_row(arena *a, sqlite3_stmt *st, meta_upload *u)
     copy_col(st, 4, u->owner, sizeof u->owner);
 }
 
-/* Uploads of key_marker itself that come after upload_id_marker in listing order (by
- * initiation time, then id), appended to the page. Nothing when the marker upload is unknown:
- * the listing then resumes with the next key, as with a key marker alone. */
+/* Uploads of key_marker itself whose ids come after upload_id_marker, appended to the page.
+ * Nothing when the marker upload is unknown: the listing then resumes with the next key, as
+ * with a key marker alone. */
 static meta_status upload_list_same_key(conn *c, const char *bucket, const char *key,
                                         const char *id_marker, int max, arena *a,
                                         up_entry **ent, int *n, int *cap, bool *more)
 {
-    meta_upload mu;
-    meta_status s = upload_read(c, bucket, key, id_marker, a, &mu);
+    meta_status s = upload_read(c, bucket, key, id_marker, NULL, NULL);
     if (s == META_NOT_FOUND) return META_OK;
     if (s != META_OK) return s;
     sqlite3_stmt *st = stmt(c, ST_UP_LIST_SAME_KEY);
     if (!st) return META_ERROR;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     bind_key(st, 2, key);
-    sqlite3_bind_int64(st, 3, mu.initiated_ms);
-    bind_text(st, 4, id_marker);
+    bind_text(st, 3, id_marker);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         scan_rows++;

@@ -489,11 +489,12 @@ static void parts_cb(void *cls, const meta_part *p)
              strtol(p->blob_id, NULL, 16));
 }
 
-static const char *parts(fixture *f, const char *upload, int after, int max, bool *t)
+static const char *parts(fixture *f, const char *key, const char *upload, int after, int max,
+                         bool *t)
 {
     static char s[256];
     s[0] = 0;
-    assert_int_equal(meta_part_list(f->m, upload, after, max, parts_cb, s, t), META_OK);
+    assert_int_equal(meta_part_list(f->m, "b", key, upload, after, max, parts_cb, s, t), META_OK);
     return s;
 }
 
@@ -551,16 +552,19 @@ static void test_upload_lifecycle(void **state)
     assert_string_equal(gc_all(f), "");
 
     bool t;
-    assert_string_equal(parts(f, "U1", 0, 0, &t), "1:101,2:112,3:103");
+    assert_string_equal(parts(f, "big", "U1", 0, 0, &t), "1:101,2:112,3:103");
     assert_false(t);
-    assert_string_equal(parts(f, "U1", 1, 1, &t), "2:112");
+    assert_string_equal(parts(f, "big", "U1", 1, 1, &t), "2:112");
     assert_true(t);
-    assert_string_equal(parts(f, "U1", 1, 2, &t), "2:112,3:103");
+    assert_string_equal(parts(f, "big", "U1", 1, 2, &t), "2:112,3:103");
     assert_false(t);
-    assert_string_equal(parts(f, "U1", 3, 5, &t), "");
+    assert_string_equal(parts(f, "big", "U1", 3, 5, &t), "");
     assert_false(t);
     char s[8];
-    assert_int_equal(meta_part_list(f->m, "nope", 0, 0, parts_cb, s, &t), META_NOT_FOUND);
+    assert_int_equal(meta_part_list(f->m, "b", "big", "nope", 0, 0, parts_cb, s, &t), META_NOT_FOUND);
+    /* An upload is known by its bucket and key too. */
+    assert_int_equal(meta_part_list(f->m, "b", "other", "U1", 0, 0, parts_cb, s, &t), META_NOT_FOUND);
+    assert_int_equal(meta_part_list(f->m, "c", "big", "U1", 0, 0, parts_cb, s, &t), META_NOT_FOUND);
 
     /* Complete with parts 1 and 2: part 3 was not listed and is queued. */
     char id[META_BLOB_ID_LEN + 1];
@@ -603,7 +607,7 @@ static void test_upload_complete_conflict(void **state)
     assert_int_equal(complete(f, "obj", "U1", stale, 2), META_CONFLICT);
     /* Nothing changed: the upload and its parts are intact, the old object still there. */
     bool t;
-    assert_string_equal(parts(f, "U1", 0, 0, &t), "1:1,2:22");
+    assert_string_equal(parts(f, "obj", "U1", 0, 0, &t), "1:1,2:22");
     meta_object o;
     assert_int_equal(meta_object_get(f->m, "b", "obj", f->a, &o), META_OK);
     assert_int_equal(o.nextents, 1);
@@ -663,7 +667,8 @@ static const char *uploads(fixture *f, const char *prefix, const char *delim, co
 static void test_upload_list(void **state)
 {
     fixture *f = *state;
-    /* Two uploads of "a" whose time order is the reverse of their id order. */
+    /* Within a key, uploads list in id order, whatever their times (the s3 layer's ids begin
+     * with the time): Z9 was started first and lists last. */
     create_upload(f, "a", "Z9", 100);
     create_upload(f, "a", "A1", 200);
     create_upload(f, "a", "A2", 200);
@@ -673,26 +678,26 @@ static void test_upload_list(void **state)
     create_upload(f, "d", "D1", 1);
     bool t;
     assert_string_equal(uploads(f, NULL, NULL, NULL, NULL, 100, &t),
-                        "a=Z9,a=A1,a=A2,b=B1,c/1=C1,c/2=C2,d=D1");
+                        "a=A1,a=A2,a=Z9,b=B1,c/1=C1,c/2=C2,d=D1");
     assert_false(t);
-    assert_string_equal(uploads(f, "", "/", "", "", 100, &t), "a=Z9,a=A1,a=A2,b=B1,P:c/,d=D1");
+    assert_string_equal(uploads(f, "", "/", "", "", 100, &t), "a=A1,a=A2,a=Z9,b=B1,P:c/,d=D1");
     assert_string_equal(uploads(f, "c/", "/", "", "", 100, &t), "c/1=C1,c/2=C2");
 
     /* Pages of two, continuing from the last key and upload id as S3 clients do. */
-    assert_string_equal(uploads(f, "", NULL, "", "", 2, &t), "a=Z9,a=A1");
+    assert_string_equal(uploads(f, "", NULL, "", "", 2, &t), "a=A1,a=A2");
     assert_true(t);
-    assert_string_equal(uploads(f, "", NULL, "a", "A1", 2, &t), "a=A2,b=B1");
+    assert_string_equal(uploads(f, "", NULL, "a", "A2", 2, &t), "a=Z9,b=B1");
     assert_true(t);
     assert_string_equal(uploads(f, "", NULL, "b", "B1", 2, &t), "c/1=C1,c/2=C2");
     assert_true(t);
     assert_string_equal(uploads(f, "", NULL, "c/2", "C2", 2, &t), "d=D1");
     assert_false(t);
-    assert_string_equal(uploads(f, "", NULL, "a", "Z9", 10, &t),
-                        "a=A1,a=A2,b=B1,c/1=C1,c/2=C2,d=D1");
-    assert_string_equal(uploads(f, "", NULL, "a", "A2", 1, &t), "b=B1");
+    assert_string_equal(uploads(f, "", NULL, "a", "A1", 10, &t),
+                        "a=A2,a=Z9,b=B1,c/1=C1,c/2=C2,d=D1");
+    assert_string_equal(uploads(f, "", NULL, "a", "Z9", 1, &t), "b=B1");
     assert_true(t);
     /* The marker upload's key ends a page exactly: truncated is still right. */
-    assert_string_equal(uploads(f, "", NULL, "a", "Z9", 2, &t), "a=A1,a=A2");
+    assert_string_equal(uploads(f, "", NULL, "a", "A1", 2, &t), "a=A2,a=Z9");
     assert_true(t);
     /* A key marker alone: keys after it. An unknown upload id marker: the same. */
     assert_string_equal(uploads(f, "", NULL, "a", "", 100, &t), "b=B1,c/1=C1,c/2=C2,d=D1");

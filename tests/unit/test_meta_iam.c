@@ -621,6 +621,24 @@ static const char V1_SCHEMA[] =
     "CREATE TABLE blob_refs(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE gc(blob_id TEXT PRIMARY KEY) WITHOUT ROWID;";
 
+/* Takes a store's uploads table from version 4 back to version 1's layout. */
+static const char UPLOADS_TO_V1[] =
+    "CREATE TABLE uploads_v1("
+    "  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,"
+    "  initiated_ms INTEGER NOT NULL, storage_class TEXT NOT NULL, owner TEXT NOT NULL,"
+    "  headers TEXT NOT NULL);"
+    "INSERT INTO uploads_v1 SELECT upload_id,bucket,key,initiated_ms,storage_class,owner,headers"
+    "  FROM uploads;"
+    "DROP TABLE uploads; ALTER TABLE uploads_v1 RENAME TO uploads;"
+    "CREATE INDEX uploads_by_key ON uploads(bucket, key, initiated_ms, upload_id);";
+
+/* Rows for check_old_uploads, in the columns every version has had. */
+#define OLD_UPLOADS                                                                            \
+    "INSERT INTO uploads(upload_id,bucket,key,initiated_ms,storage_class,owner,headers) "     \
+    "VALUES('U1','old',CAST('k' AS BLOB),8,'STANDARD','AKOLD','h:1\n'),"                     \
+    "      ('U2','old',CAST('k' AS BLOB),7,'STANDARD','AKOLD','');"                           \
+    "INSERT INTO parts VALUES('U1',3,10,'e3','" "0000000000000000000000000000000A" "',9);"
+
 static void sql(const char *db, const char *script)
 {
     sqlite3 *h;
@@ -644,10 +662,47 @@ static int sql_int(const char *db, const char *query)
     return v;
 }
 
-/* Everything versions 2 and 3 added works on an upgraded store, and version-1 data is intact. */
+static void part_cb(void *cls, const meta_part *p) { (*(int *)cls) += p->number; }
+
+static void upload_cb(void *cls, const char *cp, const meta_upload *u)
+{
+    char *s = cls;
+    snprintf(s + strlen(s), 64 - strlen(s), "%s%s=%s", *s ? "," : "", u->key, u->upload_id);
+}
+
+/* Uploads (and their parts) made in an older version: found, listed, completed, aborted. The
+ * store holds "old"/"k" uploads "U2" (started at 7) and "U1" (at 8) with part 3 of U1. */
+static void check_old_uploads(fixture *f)
+{
+    meta_upload u;
+    assert_int_equal(meta_upload_get(f->m, "old", "k", "U1", f->a, &u), META_OK);
+    assert_int_equal(u.initiated_ms, 8);
+    assert_string_equal(u.owner, "AKOLD");
+    assert_string_equal(u.headers, "h:1\n");
+    assert_int_equal(meta_upload_get(f->m, "old", "j", "U1", f->a, &u), META_NOT_FOUND);
+    int sum = 0;
+    assert_int_equal(meta_part_list(f->m, "old", "k", "U1", 0, 0, part_cb, &sum, NULL), META_OK);
+    assert_int_equal(sum, 3);
+    char ids[64] = "";
+    meta_upload_query q = {.max = 10};
+    assert_int_equal(meta_upload_list(f->m, "old", &q, f->a, upload_cb, ids, NULL), META_OK);
+    assert_string_equal(ids, "k=U1,k=U2");
+    /* A new upload's row lands beside them, and the old ones can still end. */
+    meta_upload n = {.key = "k", .initiated_ms = 9, .storage_class = "STANDARD", .owner = "AK1",
+                     .headers = ""};
+    snprintf(n.upload_id, sizeof n.upload_id, "U3");
+    assert_int_equal(meta_upload_create(f->m, "old", &n), META_OK);
+    assert_int_equal(meta_upload_abort(f->m, "old", "k", "U2"), META_OK);
+    assert_int_equal(meta_upload_abort(f->m, "old", "k", "U2"), META_NOT_FOUND);
+    ids[0] = 0;
+    assert_int_equal(meta_upload_list(f->m, "old", &q, f->a, upload_cb, ids, NULL), META_OK);
+    assert_string_equal(ids, "k=U1,k=U3");
+}
+
+/* Everything versions 2 to 4 added works on an upgraded store, and version-1 data is intact. */
 static void check_upgraded(fixture *f)
 {
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
     meta_bucket b;
     memset(&b, 0, sizeof b);
     assert_int_equal(meta_bucket_get(f->m, "old", &b), META_OK);
@@ -659,6 +714,7 @@ static void check_upgraded(fixture *f)
     assert_memory_equal(o.inline_data, "x", 1);
     assert_int_equal(o.expire_ms, 0);
     assert_int_equal(o.restore_ready_ms, 0);
+    check_old_uploads(f);
     assert_int_equal(meta_lifecycle_put(f->m, "old", "<rules/>"), META_OK);
 
     assert_int_equal(meta_bucket_set_acl(f->m, "old", "public-read"), META_OK);
@@ -676,7 +732,7 @@ static void check_upgraded(fixture *f)
     meta_close(f->m);
     meta_options opt = {.durable = false};
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
     assert_int_equal(meta_bucket_get(f->m, "old", &b), META_OK);
     const char *rules;
     assert_int_equal(meta_lifecycle_get(f->m, "old", f->a, &rules), META_OK);
@@ -695,6 +751,7 @@ static void test_upgrade_from_v1(void **state)
     sql(f->db, "INSERT INTO buckets VALUES('old','AKOLD','r1','STANDARD',5);"
                "INSERT INTO objects VALUES('old',CAST('k' AS BLOB),1,'e',6,'STANDARD',0,'',"
                "CAST('x' AS BLOB),NULL);"
+               OLD_UPLOADS
                "PRAGMA user_version=1;");
     meta_options opt = {.durable = false};
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
@@ -707,11 +764,13 @@ static void test_upgrade_after_downgrade(void **state)
     fixture *f = *state;
     meta_options opt = {.durable = false};
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);   /* fresh: the latest */
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);   /* fresh: the latest */
     assert_int_equal(bucket_add(f->m, "old", ""), META_OK);
     assert_int_equal(put_object(f->m, "old", "k"), META_OK);
     meta_close(f->m);
     f->m = NULL;
+    sql(f->db, UPLOADS_TO_V1);
+    sql(f->db, OLD_UPLOADS);
     sql(f->db, "DROP TRIGGER bucket_lifecycle_gone; DROP TABLE bucket_lifecycle; DROP INDEX objects_by_expiry;"
                "ALTER TABLE objects DROP COLUMN expire_ms; ALTER TABLE objects DROP COLUMN restore_ready_ms;"
                "ALTER TABLE objects DROP COLUMN restore_expiry_ms;"
@@ -735,11 +794,12 @@ static void test_upgrade_from_v2(void **state)
     assert_int_equal(user_add(f->m, "alice", "id-a"), META_OK);
     meta_close(f->m);
     f->m = NULL;
+    sql(f->db, UPLOADS_TO_V1);
     sql(f->db, "DROP TRIGGER bucket_lifecycle_gone; DROP TABLE bucket_lifecycle; DROP INDEX objects_by_expiry;"
                "ALTER TABLE objects DROP COLUMN expire_ms; ALTER TABLE objects DROP COLUMN restore_ready_ms;"
                "ALTER TABLE objects DROP COLUMN restore_expiry_ms; PRAGMA user_version=2;");
     assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
-    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
     meta_object o;
     assert_int_equal(meta_object_get(f->m, "old", "k", f->a, &o), META_OK);
     assert_memory_equal(o.inline_data, "x", 1);
@@ -753,6 +813,23 @@ static void test_upgrade_from_v2(void **state)
     assert_int_equal(meta_bucket_delete(f->m, "old"), META_OK);
     const char *rules;
     assert_int_equal(meta_lifecycle_get(f->m, "old", f->a, &rules), META_NOT_FOUND);
+}
+
+/* Version 3 to 4 (uploads in one b-tree): uploads and parts made before it are intact. */
+static void test_upgrade_from_v3(void **state)
+{
+    fixture *f = *state;
+    meta_options opt = {.durable = false};
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+    assert_int_equal(bucket_add(f->m, "old", ""), META_OK);
+    meta_close(f->m);
+    f->m = NULL;
+    sql(f->db, UPLOADS_TO_V1);
+    sql(f->db, OLD_UPLOADS "PRAGMA user_version=3;");
+    assert_int_equal(meta_open(f->dir, &opt, &f->m), META_OK);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name='uploads_by_key'"), 0);
+    check_old_uploads(f);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -864,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_from_v1, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_after_downgrade, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_iam, setup, teardown),
     };
