@@ -168,6 +168,9 @@ typedef struct meta_upload {
     const char *headers;      /* stored headers for the object Complete creates */
 } meta_upload;
 
+/* META_NOT_FOUND without the bucket; META_EXISTS when bucket and key have an upload of that id.
+ * The caller makes ids unique across the store (a part is found by its upload's id alone): the
+ * s3 layer's carry 80 random bits after the time. */
 meta_status meta_upload_create(meta_store *m, const char *bucket, const meta_upload *u);
 /* META_NOT_FOUND unless the upload exists for this bucket and key. */
 meta_status meta_upload_get(meta_store *m, const char *bucket, const char *key,
