@@ -649,7 +649,22 @@ def test_unsupported_canned_acl_is_501(server, bucket):
     c = server.client("aws4")
     assert_error(c.put(bucket, "k", b"x", headers={"x-amz-acl": "bucket-owner-full-control"}), 501, "NotImplemented")
     assert_error(c.put(bucket, "k", b"x", headers={"x-amz-grant-read": "uri=x"}), 501, "NotImplemented")
+    assert_error(c.put(bucket, "k", b"x", headers={"X-Wos-Grant-Full-Control": "id=x"}), 501, "NotImplemented")
+    assert_error(c.post(bucket, "k", query="uploads", headers={"x-amz-grant-write-acp": "id=x"}), 501,
+                 "NotImplemented")
     assert_error(c.request("PUT", "/" + bucket, "acl", {"x-amz-acl": "log-delivery-write"}), 501, "NotImplemented")
+    # Not a grant S3 knows: ignored, as S3 ignores x-amz headers it does not define.
+    assert_ok(c.put(bucket, "k", b"x", headers={"x-amz-grant-everything": "id=x"}))
+
+
+def test_wos_acl_header_wins_over_amz(server, bucket):
+    """With both spellings, x-wos-acl decides (as for every x-wos-/x-amz- pair), whatever the order."""
+    c = server.client("aws4")
+    anon = server.client("anon")
+    assert_ok(c.put(bucket, "k1", b"x", headers={"x-amz-acl": "private", "x-wos-acl": "public-read"}))
+    assert_ok(anon.get(bucket, "k1"))
+    assert_ok(c.put(bucket, "k2", b"x", headers={"x-wos-acl": "private", "x-amz-acl": "public-read"}))
+    assert_denied(anon.get(bucket, "k2"))
 
 
 def test_acl_write_back_document(server, bucket):
