@@ -6,13 +6,12 @@ that need arithmetic (aws-chunked chunk and trailer signatures, a SigV4 signatur
 streaming-trailer request). It first reproduces the chunk signatures of AWS's published
 aws-chunked example, so the signer used for the other seeds is known to be right.
 
-    python3 tests/fuzz/gen_corpus.py        # rewrites tests/fuzz/corpus/
+    python3 tests/fuzz/gen_corpus.py        # rewrites its seeds in tests/fuzz/corpus/
 """
 import base64
 import hashlib
 import hmac
 import os
-import shutil
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -449,12 +448,14 @@ def main():
             "fuzz_http_parse": http_parse_seeds()}
     for target, seeds in sets.items():
         d = os.path.join(OUT, target)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+        os.makedirs(d, exist_ok=True)
+        # Only this script's seeds are rewritten: the directories also hold seeds kept by hand
+        # (inputs that once found a bug, from other targets' formats), which stay.
+        kept = sorted(set(os.listdir(d)) - set(seeds))
         for name, data in seeds.items():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
-        print("%-14s %3d seeds" % (target, len(seeds)))
+        print("%-16s %3d seeds written, %3d other files kept" % (target, len(seeds), len(kept)))
 
 
 if __name__ == "__main__":
