@@ -15,6 +15,10 @@
  *   end(req)              the whole body has arrived; the handler sets the response.
  *   cleanup(req)          always, exactly once, however the request ended (also when the
  *                         client went away mid-body); release what begin() acquired.
+ *   core_error(req, why)  the core refuses a message it cannot read (http_core_err); the
+ *                         handler may describe the answer. It may come before begin() (then
+ *                         no ctx is set and only the arena and what was parsed exist) or in
+ *                         place of body()/end().
  */
 #ifndef WOSD_SERVER_HTTP_H
 #define WOSD_SERVER_HTTP_H
@@ -91,6 +95,18 @@ void http_resp_reset(http_req *r);
 void http_resp_close(http_req *r);
 
 /* --- the handler ------------------------------------------------------------------------- */
+/* Why the core answers a request itself, with the status it answers unless the handler says
+ * otherwise. The connection is closed after the answer whatever the handler sets: where the
+ * next request would start cannot be known. For a head that was not parsed (malformed, wrong
+ * version, too large) the request's method, path and headers are empty. */
+typedef enum {
+    HTTP_CORE_HEAD_MALFORMED, /* 400: a request line or header line that does not parse */
+    HTTP_CORE_VERSION,        /* 505: an HTTP version other than 1.0 and 1.1 */
+    HTTP_CORE_LENGTH,         /* 400: a Content-Length that is not plain decimal digits */
+    HTTP_CORE_CHUNKED,        /* 400: a chunked body whose framing is broken */
+    HTTP_CORE_HEAD_TOO_LARGE, /* 431: a head over the core's limit */
+} http_core_err;
+
 typedef enum {
     HTTP_CONTINUE, /* go on: read the body (begin, body) */
     HTTP_DONE,     /* the response is set; send it (the rest of the body is discarded) */
@@ -107,6 +123,10 @@ typedef struct http_handler {
     void (*group_open)(void);
     bool (*group_close)(void);
     void (*group_lost)(http_req *r);
+    /* Optional. The core's own refusal of r (see http_core_err), with its status already set:
+     * the handler may replace status, headers and body through http_resp_*. A request that
+     * began gets its cleanup() as usual; one that did not never sees begin() or cleanup(). */
+    void (*core_error)(http_req *r, http_core_err why);
 } http_handler;
 
 /* Deferred end() calls block on the disk (fsync, the metadata commit), and the store commits

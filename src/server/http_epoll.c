@@ -688,14 +688,21 @@ static void finish_request(conn *c)
     if (c->in && c->in_off == c->in_len) in_release(c);
 }
 
-/* An answer of the core's own (a head it cannot parse, too large, a broken chunked body). */
-static void core_error(conn *c, int status)
+/* An answer of the core's own (a head it cannot parse, too large, a broken chunked body): the
+ * status http.h gives for why, or what the handler's core_error makes of it. */
+static void core_error(conn *c, http_core_err why)
 {
+    static const int status[] = {
+        [HTTP_CORE_HEAD_MALFORMED] = 400, [HTTP_CORE_VERSION] = 505,        [HTTP_CORE_LENGTH] = 400,
+        [HTTP_CORE_CHUNKED] = 400,        [HTTP_CORE_HEAD_TOO_LARGE] = 431,
+    };
     exch *x = c->x;
     http_req *r = x->r;
+    const http_handler *h = c->lp->s->h;
     if (x->begun) http_resp_reset(r);
-    r->status = status;
-    r->close = true;
+    r->status = status[why];
+    if (h->core_error) h->core_error(r, why);
+    r->close = true;   /* after the handler: nothing on this connection can be read any more */
     x->unread_body = true;
     respond(c);
 }
@@ -746,7 +753,7 @@ static void start_request(conn *c, size_t hlen)
     c->in_off += (uint32_t)hlen;
     c->scanned = 0;
     if (st) {
-        core_error(c, st);
+        core_error(c, st == 505 ? HTTP_CORE_VERSION : HTTP_CORE_HEAD_MALFORMED);
         return;
     }
     r->method = h.method;
@@ -766,7 +773,7 @@ static void start_request(conn *c, size_t hlen)
         r->nhdrs = i + 1;
         http_req_note_framing(r, name, value);
         if (!strcasecmp(name, "content-length") && http_parse_length(value) < 0) {
-            core_error(c, 400);   /* "+5", "5, 60", "0x5": no reading of those is safe */
+            core_error(c, HTTP_CORE_LENGTH);   /* "+5", "5, 60", "0x5": no reading of those is safe */
             return;
         } else if (!strcasecmp(name, "connection")) {
             if (http_has_token(value, "close")) keep_alive = false;
@@ -834,7 +841,7 @@ static size_t feed_body(conn *c, const char *p, size_t n)
             http_chunk_result res = http_chunked_feed(&x->ch, p + used, n - used, &u, &data, &dlen);
             used += u;
             if (res == HTTP_CHUNK_ERROR) {
-                core_error(c, 400);
+                core_error(c, HTTP_CORE_CHUNKED);
                 return used;
             }
             if (res == HTTP_CHUNK_DONE) {
@@ -882,7 +889,7 @@ static void advance(conn *c)
                 http_req *r = http_req_alloc();
                 c->x = arena_alloc(r->arena, sizeof *c->x);
                 c->x->r = r;
-                core_error(c, end < 0 ? 400 : 431);
+                core_error(c, end < 0 ? HTTP_CORE_HEAD_MALFORMED : HTTP_CORE_HEAD_TOO_LARGE);
                 c->in_off = c->in_len;
                 return;
             }

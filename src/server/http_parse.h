@@ -25,7 +25,8 @@
 #include "server/http_req.h"
 #include "util/arena.h"
 
-/* The largest request head (request line and headers) accepted; larger is 431. */
+/* The largest request head (request line and headers) accepted; larger is refused
+ * (HTTP_CORE_HEAD_TOO_LARGE, 431 unless the handler answers otherwise). */
 enum { HTTP_HEAD_MAX = 32 * 1024 };
 
 /* Looks for the blank line that ends a head in buf[0..len). *scanned is where the previous
