@@ -176,7 +176,8 @@ static void respond_error(s3_req *q, s3_err e)
 {
     const char *msg = q->err_message ? q->err_message : s3_err_message(e);
     int status = s3_err_status(e);
-    if (e != S3E_OK && status >= 500)
+    /* A warning is for the server's own failures; a 505 is only a client speaking HTTP/2. */
+    if (e != S3E_OK && status >= 500 && e != S3E_HTTPVersionNotSupported)
         log_warn("request %s %s %s: %s (%s)", q->request_id, http_method(q->http),
                  http_path_raw(q->http), s3_err_code(e), msg);
     else
@@ -199,7 +200,7 @@ static void respond_error(s3_req *q, s3_err e)
     xml_elem(&w, "Code", s3_err_code(e));
     xml_elem(&w, "Message", msg);
     const char *resource = http_path_raw(r);
-    xml_elem(&w, "Resource", resource);
+    if (*resource) xml_elem(&w, "Resource", resource);   /* "": a request line never read */
     xml_elem(&w, "RequestId", q->request_id);
     xml_elem(&w, "HostId", q->request_id);
     xml_end(&w, "Error");
@@ -644,6 +645,33 @@ static void on_group_lost(http_req *r)
     common_headers(q);
 }
 
+/* The HTTP core refuses a message it could not read (http_core_err), answered with S3's error
+ * document as S3 answers it: a head over the limit is its 400 RequestHeaderSectionTooLarge,
+ * not HTTP's 431. Most come before on_begin, so without a request of ours: one is made here
+ * for the answer alone (no arena needed), with a request id of its own. */
+static void on_core_error(http_req *r, http_core_err why)
+{
+    static const struct {
+        s3_err e;
+        const char *message;   /* NULL: the table's */
+    } answer[] = {
+        [HTTP_CORE_HEAD_MALFORMED] = {S3E_BadRequest, NULL},
+        [HTTP_CORE_VERSION] = {S3E_HTTPVersionNotSupported, NULL},
+        [HTTP_CORE_LENGTH] = {S3E_BadRequest, "The Content-Length header is not a plain decimal number."},
+        [HTTP_CORE_CHUNKED] = {S3E_IncompleteBody, "The chunked transfer coding of the request body is malformed."},
+        [HTTP_CORE_HEAD_TOO_LARGE] = {S3E_RequestHeaderSectionTooLarge, NULL},
+    };
+    s3_req *q = req_of(r), bare;
+    if (!q) {
+        bare = (s3_req){.http = r, .cfg = cfg, .payload_len = -1, .dialect = guess_dialect(r)};
+        unique_hex_upper(16, bare.request_id);
+        q = &bare;
+    }
+    q->err_message = answer[why].message;
+    respond_error(q, answer[why].e);
+    common_headers(q);
+}
+
 static const http_handler handler = {
     .begin = on_begin,
     .body = on_body,
@@ -652,6 +680,7 @@ static const http_handler handler = {
     .group_open = on_group_open,
     .group_close = on_group_close,
     .group_lost = on_group_lost,
+    .core_error = on_core_error,
 };
 
 const http_handler *s3_handler(const s3_config *c)

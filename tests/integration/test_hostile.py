@@ -263,6 +263,7 @@ def test_request_smuggling_refused(server, s3, bucket, case):
         except (socket.timeout, TimeoutError):
             raise AssertionError("%s: no answer within 5 s: the server waits for a body it cannot frame" % case)
         assert st in (400, 411, 413, 501), "%s: %s %s" % (case, st, rb[:300])
+        assert wc.error_code(rb), "%s: %s without an S3 error document" % (case, st)
         smuggled = None
         closed = conn.closed_by_peer(3)
         if not closed:

@@ -6,6 +6,7 @@ import signal
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -258,8 +259,8 @@ def test_header_limits(server, s3, bucket):
     big = c.build("GET", wc.key_path(bucket, "k"), headers=[("x-pad-%d" % i, "v" * 1000) for i in range(70)])
     with _conn(server) as conn:
         conn.send(big)
-        st, _, _ = conn.read_response()
-    assert st in (400, 431), st
+        st, h, body = conn.read_response()
+        _assert_core_error(conn, st, h, body, 400, "RequestHeaderSectionTooLarge")
     # a 9 KiB request line
     long_line = c.build("GET", wc.key_path(bucket, "k"), "response-content-language=" + "a" * 9000)
     with _conn(server) as conn:
@@ -268,29 +269,83 @@ def test_header_limits(server, s3, bucket):
     assert st in (400, 414, 431), st
 
 
+def _assert_core_error(conn, st, h, body, status, code):
+    """A refusal of the HTTP core's own is S3's error document like any other: status, Code, a
+    RequestId that is the x-wos-request-id/x-amz-request-id of the response, a HostId; and the
+    connection is closed after it. (These answers had an empty body and no request id.)"""
+    assert (st, wc.error_code(body)) == (status, code), (st, h, body[:400])
+    assert h.get("content-type") == "application/xml", h
+    root = ET.fromstring(body)
+    rid = wc.xtext(root, "RequestId")
+    assert rid and len(rid) == 32, body
+    assert h.get("x-wos-request-id") == h.get("x-amz-request-id") == rid, (h, rid)
+    assert wc.xtext(root, "HostId"), body
+    assert wc.xtext(root, "Message"), body
+    assert h.get("connection", "").lower() == "close", h
+    assert conn.closed_by_peer(3), "answered %s %s but the connection was left open" % (st, code)
+
+
 def test_garbage_request_line(server):
     with _conn(server) as conn:
         conn.send(b"THIS IS NOT HTTP\r\n\r\n")
-        st, _, _ = conn.read_response()
-    assert st == 400
+        st, h, body = conn.read_response()
+        _assert_core_error(conn, st, h, body, 400, "BadRequest")
 
 
-@pytest.mark.parametrize("raw,status", [
-    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
-    (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"p" * 40000 + b"\r\n\r\n", 431),
-])
-def test_malformed_heads_refused_and_closed(server, raw, status):
-    """What the core itself refuses: answered, then the connection is closed (nothing after a
-    request the parser could not read can be trusted), and the server goes on serving."""
+@pytest.mark.parametrize("raw,status,code", [
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTPVersionNotSupported"),
+    (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "BadRequest"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400, "BadRequest"),       # a lone CR: no head at all
+    (b"GET / HTTP/1.1\r\nHost: x\r\nA: b\x00\r\n\r\n", 400, "BadRequest"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "BadRequest"),
+    (b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello", 400, "BadRequest"),
+    (b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", 400, "BadRequest"),
+    # S3 answers a header section over its limit 400 RequestHeaderSectionTooLarge, not 431
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"p" * 40000 + b"\r\n\r\n", 400,
+     "RequestHeaderSectionTooLarge"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: p\r\n" * 5000, 400, "RequestHeaderSectionTooLarge"),
+], ids=["http2", "control-in-target", "lone-cr", "nul", "no-colon", "cl-hex", "cl-list", "one-long-header",
+        "many-headers"])
+def test_malformed_heads_refused_and_closed(server, raw, status, code):
+    """What the core itself refuses: answered with S3's error document, then the connection is
+    closed (nothing after a request the parser could not read can be trusted), and the server
+    goes on serving."""
     with _conn(server, timeout=10) as conn:
         conn.send(raw + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        st, h, _ = conn.read_response()
-        assert st == status, (st, raw[:60])
-        assert h.get("connection", "").lower() == "close"
+        st, h, body = conn.read_response()
+        _assert_core_error(conn, st, h, body, status, code)
+    assert server.alive()
+
+
+def test_malformed_head_refused_in_xml_for_head_method(server):
+    """HEAD gets the status and the request id, without a body (as any HEAD error)."""
+    with _conn(server, timeout=10) as conn:
+        conn.send(b"HEAD /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n\r\n")
+        st, h, body = conn.read_response(method="HEAD")
+        assert st == 400 and body == b"" and int(h["content-length"]) > 0, (st, h, body)
+        assert h.get("x-wos-request-id") and h.get("x-wos-request-id") == h.get("x-amz-request-id"), h
         assert conn.closed_by_peer(3)
+
+
+@pytest.mark.parametrize("broken", [
+    b"zz\r\nhello\r\n0\r\n\r\n",              # not a hex size
+    b"5\r\nhelloXX0\r\n\r\n",                    # no CRLF after the data
+    b"-5\r\nhello\r\n0\r\n\r\n",               # a sign
+    b"10000000000000005\r\nhello\r\n0\r\n\r\n",  # 17 hex digits
+    b"5;" + b"x" * 5000 + b"\r\nhello\r\n0\r\n\r\n",   # a size line over the limit
+], ids=["not-hex", "no-crlf-after-data", "signed", "17-digits", "long-size-line"])
+@pytest.mark.parametrize("scheme", ["aws4", "wos4"])
+def test_broken_chunked_body_refused_in_xml(server, s3, bucket, broken, scheme):
+    """A chunked body whose framing breaks after the request began: S3's 400 IncompleteBody with
+    the request's own id, the connection closed, nothing stored."""
+    c = server.client(scheme)
+    req = c.build("PUT", wc.key_path(bucket, "broken-chunked"), headers=[("Transfer-Encoding", "chunked")],
+                  body=broken, payload="unsigned")
+    with _conn(server, timeout=10) as conn:
+        conn.send(req + c.build("GET", wc.key_path(bucket, "broken-chunked")))
+        st, h, body = conn.read_response()
+        _assert_core_error(conn, st, h, body, 400, "IncompleteBody")
+    assert c.head(bucket, "broken-chunked").status == 404
     assert server.alive()
 
 
