@@ -176,8 +176,9 @@ static void respond_error(s3_req *q, s3_err e)
 {
     const char *msg = q->err_message ? q->err_message : s3_err_message(e);
     int status = s3_err_status(e);
-    /* A warning is for the server's own failures; a 505 is only a client speaking HTTP/2. */
-    if (e != S3E_OK && status >= 500 && e != S3E_HTTPVersionNotSupported)
+    /* A warning is for the server's own failures (500, 503); a 501 or 505 is only a client
+     * asking for what we do not do, an operation or HTTP/2. */
+    if (e != S3E_OK && status >= 500 && status != 501 && status != 505)
         log_warn("request %s %s %s: %s (%s)", q->request_id, http_method(q->http),
                  http_path_raw(q->http), s3_err_code(e), msg);
     else
