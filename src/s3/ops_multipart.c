@@ -97,8 +97,10 @@ static s3_err initiate_end(s3_req *q)
     meta_upload u = is->u;
     u.initiated_ms = time_now_ms();
     /* The time in milliseconds, then 80 random bits: unguessable, unique across restarts
-     * without coordination, and in creation order, so each new row lands at the end of the
-     * upload_id index (and of the parts keyed by it) instead of dirtying a page of its own. */
+     * without coordination, and in creation order, so a new row lands at the end of its key's
+     * uploads and its parts at the end of the parts table, instead of dirtying a page of
+     * their own; and ListMultipartUploads' id order is initiation order (to the millisecond,
+     * while the clock does not step back). */
     static const char hex[] = "0123456789ABCDEF";
     for (int i = 11, t = 0; i >= 0; i--, t += 4) u.upload_id[i] = hex[(u.initiated_ms >> t) & 15];
     random_hex_upper(10, u.upload_id + 12);

@@ -195,7 +195,8 @@ meta_status meta_part_list(meta_store *m, const char *bucket, const char *key,
                            const char *upload_id, int after, int max, meta_part_fn fn, void *cls,
                            bool *truncated);
 
-/* Completes an upload in one transaction: checks the upload exists and that each listed part
+/* Completes an upload in one transaction: checks the upload exists (for bucket and o->key, which
+ * is required) and that each listed part
  * still has the blob id given (else META_CONFLICT: a part was re-uploaded meanwhile), and that
  * the key holds what x says (NULL: anything; else META_STALE), writes the object (o->extents are
  * those parts, in order), queues the replaced object's blobs and every part not listed, and

@@ -1968,7 +1968,6 @@ meta_status meta_upload_complete(meta_store *m, const char *bucket, const char *
     if (s == META_OK) s = upload_delete_rows(c, bucket, o->key, upload_id);
     if (s == META_OK) {
         meta_object obj = *o;
-        obj.key = u.key;   /* the upload's key, whether or not the caller repeated it */
         s = object_write(c, bucket, &obj);
     }
     s = w_end(c, s);
@@ -2008,16 +2007,15 @@ static void upload_from_row(arena *a, sqlite3_stmt *st, meta_upload *u)
     copy_col(st, 4, u->owner, sizeof u->owner);
 }
 
-/* Uploads of key_marker itself whose ids come after upload_id_marker, appended to the page.
- * Nothing when the marker upload is unknown: the listing then resumes with the next key, as
- * with a key marker alone. */
+/* Uploads of key_marker itself whose ids come after upload_id_marker (as strings, as S3
+ * defines it), appended to the page. The marker upload need not exist: a client that aborts
+ * each page's uploads before asking for the next names one that is gone, and the key's later
+ * uploads must still come. */
 static meta_status upload_list_same_key(conn *c, const char *bucket, const char *key,
                                         const char *id_marker, int max, arena *a,
                                         up_entry **ent, int *n, int *cap, bool *more)
 {
-    meta_status s = upload_read(c, bucket, key, id_marker, NULL, NULL);
-    if (s == META_NOT_FOUND) return META_OK;
-    if (s != META_OK) return s;
+    meta_status s = META_OK;
     sqlite3_stmt *st = stmt(c, ST_UP_LIST_SAME_KEY);
     if (!st) return META_ERROR;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
