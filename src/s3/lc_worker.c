@@ -119,7 +119,7 @@ static void act_on_object(void *cls, const char *common_prefix, const meta_objec
     const char *to = NULL;
     const lc_rule *r = NULL;
     meta_store *m = p->w->cfg.meta;
-    switch (lc_object_action(p->rules, o->key, o->mtime_ms, o->storage_class, p->now, p->w->cfg.day_ms, &to, &r)) {
+    switch (lc_object_action(p->rules, o->key, o->size, o->mtime_ms, o->storage_class, p->now, p->w->cfg.day_ms, &to, &r)) {
     case LC_EXPIRE:
         if (meta_object_delete_if(m, p->bucket, o->key, o->etag, o->mtime_ms) == META_OK) {
             log_debug("lifecycle: %s/%s expired by rule %s", p->bucket, o->key, r ? r->id : "?");

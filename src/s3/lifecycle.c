@@ -112,19 +112,71 @@ static s3_err parse_transition(pctx *p, xml_node *n, bool noncurrent, lc_transit
     return S3E_OK;
 }
 
+/* A size bound of a filter. S3 types it Long: what is not an integer does not fit the schema
+ * (MalformedXML); an integer outside S3's range is InvalidRequest with S3's message. */
+static s3_err size_of(pctx *p, xml_node *n, int64_t min, int64_t *out)
+{
+    const char *name = xml_name(n), *s = xml_text(p->a, n);
+    bool neg = *s == '-';
+    const char *d = s + neg;
+    if (!*d) return bad(p, S3E_MalformedXML, NULL);
+    int64_t v = 0;
+    bool big = false;   /* beyond S3's range, which is far inside int64 */
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return bad(p, S3E_MalformedXML, NULL);
+        if (!big && (v = v * 10 + (*d - '0')) > LC_MAX_SIZE) big = true;
+    }
+    if (neg && v) big = true;
+    if (big || v < min)
+        return bad(p, S3E_InvalidRequest,
+                   arena_printf(p->a, "'%s' should be between %lld and %lld.", name, (long long)min,
+                                (long long)LC_MAX_SIZE));
+    *out = v;
+    return S3E_OK;
+}
+
+#define NO_TAGS "Lifecycle filters by tag are not implemented: wosd has no object tags."
+
+/* One predicate: Prefix or a size bound (a Tag never reaches here). */
+static s3_err parse_predicate(pctx *p, lc_rule *r, xml_node *c)
+{
+    const char *name = xml_name(c);
+    if (!strcmp(name, "Prefix")) {
+        r->prefix = xml_text(p->a, c);
+        return S3E_OK;
+    }
+    if (!strcmp(name, "ObjectSizeGreaterThan")) return size_of(p, c, 0, &r->size_gt);
+    return size_of(p, c, 1, &r->size_lt);
+}
+
+/* S3: a Filter holds at most one predicate, and And two or more (an empty Prefix counts: S3
+ * accepted And{Prefix "", ObjectSizeGreaterThan}). Tags are refused only once the shape is known
+ * good, so a malformed document is called malformed whatever it holds. */
 static s3_err parse_filter(pctx *p, lc_rule *r, xml_node *f)
 {
-    for (xml_node *c = xml_next_child(f, NULL); c; c = xml_next_child(f, c)) {
-        const char *name = xml_name(c);
-        if (!strcmp(name, "Tag") || !strcmp(name, "And") || !strcmp(name, "ObjectSizeGreaterThan") ||
-            !strcmp(name, "ObjectSizeLessThan"))
-            return bad(p, S3E_NotImplemented, "Lifecycle filters other than Prefix are not implemented.");
-        if (strcmp(name, "Prefix") != 0) return bad(p, S3E_MalformedXML, NULL);
+    static const char *const one[] = {"Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "And", NULL};
+    static const char *const in_and[] = {"Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", NULL};
+    static const char *const once[] = {"Prefix", "ObjectSizeGreaterThan", "ObjectSizeLessThan", NULL};
+    r->prefix = "";
+    if (!only_children(f, one)) return bad(p, S3E_MalformedXML, NULL);
+    xml_node *c = xml_next_child(f, NULL);
+    if (!c) return S3E_OK;   /* the whole bucket */
+    if (xml_next_child(f, c)) return bad(p, S3E_MalformedXML, NULL);
+    if (strcmp(xml_name(c), "And") != 0) {
+        if (!strcmp(xml_name(c), "Tag")) return bad(p, S3E_NotImplemented, NO_TAGS);
+        return parse_predicate(p, r, c);
     }
-    if (count_children(f, "Prefix") > 1) return bad(p, S3E_MalformedXML, NULL);
-    const char *pre = xml_child_text(p->a, f, "Prefix");
-    r->prefix = pre ? pre : "";
-    return S3E_OK;
+    int n = 0;
+    for (xml_node *k = xml_next_child(c, NULL); k; k = xml_next_child(c, k)) n++;
+    if (n < 2 || !only_children(c, in_and)) return bad(p, S3E_MalformedXML, NULL);
+    for (int i = 0; once[i]; i++)
+        if (count_children(c, once[i]) > 1) return bad(p, S3E_MalformedXML, NULL);
+    if (xml_child(c, "Tag")) return bad(p, S3E_NotImplemented, NO_TAGS);
+    s3_err e = S3E_OK;
+    for (xml_node *k = xml_next_child(c, NULL); k && !e; k = xml_next_child(c, k)) e = parse_predicate(p, r, k);
+    if (!e && r->size_gt >= 0 && r->size_lt >= 0 && r->size_lt <= r->size_gt)
+        e = bad(p, S3E_InvalidRequest, "'ObjectSizeLessThan' has to be a value greater than 'ObjectSizeGreaterThan'.");
+    return e;
 }
 
 static s3_err parse_rule(pctx *p, xml_node *n, lc_rule *r)
@@ -138,7 +190,7 @@ static s3_err parse_rule(pctx *p, xml_node *n, lc_rule *r)
     for (int i = 0; once[i]; i++)
         if (count_children(n, once[i]) > 1) return bad(p, S3E_MalformedXML, NULL);
     memset(r, 0, sizeof *r);
-    r->exp_days = r->exp_date_sec = r->nc_exp_days = r->abort_days = -1;
+    r->exp_days = r->exp_date_sec = r->nc_exp_days = r->abort_days = r->size_gt = r->size_lt = -1;
 
     const char *id = xml_child_text(p->a, n, "ID");
     if (id && strlen(id) > LC_MAX_ID)
@@ -234,6 +286,12 @@ static s3_err parse_rule(pctx *p, xml_node *n, lc_rule *r)
         if ((e = days_of(p, ab, "DaysAfterInitiation", false, "AbortIncompleteMultipartUpload", &r->abort_days)))
             return e;
     }
+    /* An upload has no size yet, and S3 keeps delete markers out of size filters too. */
+    bool sized = r->size_gt >= 0 || r->size_lt >= 0;
+    if (sized && r->abort_days >= 0)
+        return bad(p, S3E_InvalidRequest, "AbortIncompleteMultipartUpload cannot be specified with Object Size.");
+    if (sized && exp && xml_child(exp, "ExpiredObjectDeleteMarker"))
+        return bad(p, S3E_InvalidRequest, "ExpiredObjectDeleteMarker cannot be specified with Object Size.");
     if (!r->has_expiration && r->ntrans == 0 && r->nnctrans == 0 && r->nc_exp_days < 0 && r->abort_days < 0)
         return bad(p, S3E_InvalidRequest, "At least one action needs to be specified in a rule");
     return S3E_OK;
@@ -288,6 +346,20 @@ static void write_transition(xmlw *w, const char *tag, const lc_transition *t, b
     xml_close(w, tag);
 }
 
+/* One condition stands alone in Filter; two or more go in And, Prefix first. An empty prefix is
+ * no condition, so And{Prefix "", ObjectSizeGreaterThan} comes back as Filter{...GreaterThan}. */
+static void write_filter(xmlw *w, const lc_rule *r)
+{
+    bool several = (*r->prefix != 0) + (r->size_gt >= 0) + (r->size_lt >= 0) > 1;
+    xml_open(w, "Filter");
+    if (several) xml_open(w, "And");
+    if (*r->prefix) xml_elem(w, "Prefix", r->prefix);
+    if (r->size_gt >= 0) xml_elem_i64(w, "ObjectSizeGreaterThan", r->size_gt);
+    if (r->size_lt >= 0) xml_elem_i64(w, "ObjectSizeLessThan", r->size_lt);
+    if (several) xml_close(w, "And");
+    xml_close(w, "Filter");
+}
+
 void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone)
 {
     xml_begin(w, "LifecycleConfiguration", ns, standalone);
@@ -298,9 +370,7 @@ void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone)
         if (r->legacy_prefix) {
             xml_elem(w, "Prefix", r->prefix);
         } else {
-            xml_open(w, "Filter");
-            if (*r->prefix) xml_elem(w, "Prefix", r->prefix);
-            xml_close(w, "Filter");
+            write_filter(w, r);
         }
         xml_elem(w, "Status", r->enabled ? "Enabled" : "Disabled");
         for (int t = 0; t < r->ntrans; t++) write_transition(w, "Transition", &r->trans[t], false);
@@ -338,9 +408,15 @@ int lc_class_rank(const char *sc)
     return 0;
 }
 
-static bool rule_applies(const lc_rule *r, const char *key)
+static bool rule_covers_key(const lc_rule *r, const char *key)
 {
     return r->enabled && strncmp(key, r->prefix, strlen(r->prefix)) == 0;
+}
+
+/* S3's size bounds are exclusive: an object of exactly ObjectSizeGreaterThan bytes is not in. */
+static bool rule_applies(const lc_rule *r, const char *key, int64_t size)
+{
+    return rule_covers_key(r, key) && (r->size_gt < 0 || size > r->size_gt) && (r->size_lt < 0 || size < r->size_lt);
 }
 
 /* The moment `days` lifecycle days after t_ms. With real days, S3 rounds up to the next
@@ -359,13 +435,14 @@ static int64_t rule_expiry(const lc_rule *r, int64_t mtime_ms, int64_t day_ms)
     return -1;
 }
 
-const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t mtime_ms, int64_t day_ms, int64_t *at_ms)
+const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms, int64_t day_ms,
+                         int64_t *at_ms)
 {
     const lc_rule *best = NULL;
     int64_t when = 0;
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
-        if (!rule_applies(r, key)) continue;
+        if (!rule_applies(r, key, size)) continue;
         int64_t at = rule_expiry(r, mtime_ms, day_ms);
         if (at >= 0 && (!best || at < when)) {
             best = r;
@@ -376,11 +453,12 @@ const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t mtime_ms, 
     return best;
 }
 
-lc_action lc_object_action(const lc_config *c, const char *key, int64_t mtime_ms, const char *storage_class,
-                           int64_t now_ms, int64_t day_ms, const char **to_class, const lc_rule **rule)
+lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms,
+                           const char *storage_class, int64_t now_ms, int64_t day_ms, const char **to_class,
+                           const lc_rule **rule)
 {
     int64_t at;
-    const lc_rule *r = lc_expiry(c, key, mtime_ms, day_ms, &at);
+    const lc_rule *r = lc_expiry(c, key, size, mtime_ms, day_ms, &at);
     if (r && at <= now_ms) {
         if (rule) *rule = r;
         return LC_EXPIRE;
@@ -392,7 +470,7 @@ lc_action lc_object_action(const lc_config *c, const char *key, int64_t mtime_ms
     const char *cls = NULL;
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *ru = &c->rules[i];
-        if (!rule_applies(ru, key)) continue;
+        if (!rule_applies(ru, key, size)) continue;
         for (int t = 0; t < ru->ntrans; t++) {
             const lc_transition *tr = &ru->trans[t];
             int64_t due = tr->days >= 0 ? after_days(mtime_ms, tr->days, day_ms) : tr->date_sec * 1000;
@@ -414,7 +492,8 @@ bool lc_upload_expired(const lc_config *c, const char *key, int64_t initiated_ms
 {
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
-        if (rule_applies(r, key) && r->abort_days >= 0 && after_days(initiated_ms, r->abort_days, day_ms) <= now_ms)
+        /* No size to match: lc_parse refuses an abort in a rule with a size condition. */
+        if (rule_covers_key(r, key) && r->abort_days >= 0 && after_days(initiated_ms, r->abort_days, day_ms) <= now_ms)
             return true;
     }
     return false;

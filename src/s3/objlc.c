@@ -103,7 +103,7 @@ void s3_expiration_header(s3_req *q, const meta_object *o)
     const lc_config *c = bucket_rules(q);
     int64_t rat;
     const lc_rule *r;
-    if (c && (r = lc_expiry(c, o->key, o->mtime_ms, q->cfg->day_ms, &rat)) && (!at || rat < at)) {
+    if (c && (r = lc_expiry(c, o->key, o->size, o->mtime_ms, q->cfg->day_ms, &rat)) && (!at || rat < at)) {
         at = rat;
         rule_id = r->id;
     }

@@ -3,8 +3,9 @@
  * The input is a PutBucketLifecycle body. Invariants: nothing crashes or leaks; an accepted
  * configuration written out is accepted again and written out byte for byte the same (the stored
  * form is stable: GET gives back what PUT stored, whatever the client sent); every rule has an
- * ID of at most 255 bytes; the matchers answer within their contracts (an expiring rule applies
- * to the key; a transition only ever goes to a colder class). */
+ * ID of at most 255 bytes; size bounds are in range and ordered, and never beside an abort; the
+ * matchers answer within their contracts (the deciding rule applies to the key and the size; a
+ * transition only ever goes to a colder class). */
 #include "fuzz.h"
 
 #include <libxml/parser.h>
@@ -20,22 +21,40 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Whether the rule may act on the object: its prefix and its size bounds (exclusive). */
+static bool covers(const lc_rule *r, const char *key, int64_t size)
+{
+    return r->enabled && strncmp(key, r->prefix, strlen(r->prefix)) == 0 && (r->size_gt < 0 || size > r->size_gt) &&
+           (r->size_lt < 0 || size < r->size_lt);
+}
+
 static void check_matchers(const lc_config *c)
 {
     static const char *const keys[] = {"", "p/", "photos/a.jpg", "logs/x", "data/1", "old/2", "a"};
     static const char *const classes[] = {"Standard", "IA", "Archive"};
     static const int64_t days[] = {1000, LC_DAY_MS};
+    static const int64_t sizes[] = {0, 1, 1000, 1 << 20};
+    for (size_t i = 0; i < (size_t)c->nrules; i++) {
+        const lc_rule *r = &c->rules[i];
+        FUZZ_CHECK(r->size_gt >= -1 && r->size_gt <= LC_MAX_SIZE && r->size_lt >= -1 && r->size_lt <= LC_MAX_SIZE);
+        FUZZ_CHECK(r->size_gt < 0 || r->size_lt < 0 || r->size_gt < r->size_lt);
+        if (r->size_gt >= 0 || r->size_lt >= 0) FUZZ_CHECK(r->abort_days < 0 && !r->legacy_prefix);
+    }
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         for (size_t d = 0; d < 2; d++) {
-            int64_t at;
-            const lc_rule *r = lc_expiry(c, keys[k], 1700000000000, days[d], &at);
-            if (r) FUZZ_CHECK(r->enabled && strncmp(keys[k], r->prefix, strlen(r->prefix)) == 0);
-            for (size_t s = 0; s < 3; s++) {
-                const char *to = NULL;
-                const lc_rule *by = NULL;
-                lc_action a = lc_object_action(c, keys[k], 1700000000000, classes[s], 1900000000000, days[d], &to, &by);
-                if (a == LC_TRANSITION) FUZZ_CHECK(to && lc_class_rank(to) > lc_class_rank(classes[s]) && by);
-                if (a == LC_EXPIRE) FUZZ_CHECK(by != NULL);
+            for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+                int64_t at;
+                const lc_rule *r = lc_expiry(c, keys[k], sizes[z], 1700000000000, days[d], &at);
+                if (r) FUZZ_CHECK(covers(r, keys[k], sizes[z]));
+                for (size_t s = 0; s < 3; s++) {
+                    const char *to = NULL;
+                    const lc_rule *by = NULL;
+                    lc_action a = lc_object_action(c, keys[k], sizes[z], 1700000000000, classes[s], 1900000000000,
+                                                   days[d], &to, &by);
+                    if (a == LC_TRANSITION)
+                        FUZZ_CHECK(to && lc_class_rank(to) > lc_class_rank(classes[s]) && by && covers(by, keys[k], sizes[z]));
+                    if (a == LC_EXPIRE) FUZZ_CHECK(by != NULL && covers(by, keys[k], sizes[z]));
+                }
             }
             (void)lc_upload_expired(c, keys[k], 1700000000000, 1900000000000, days[d]);
         }

@@ -159,6 +159,22 @@ BAD = [
     ("long id", rule_xml("<Expiration><Days>1</Days></Expiration>", rid="x" * 256), 400, "InvalidArgument"),
     ("tag filter", rule_xml("<Expiration><Days>1</Days></Expiration>",
                             filt="<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"), 501, "NotImplemented"),
+    # size filters (S3's answers: MalformedXML for a shape its schema refuses, InvalidRequest for a value)
+    ("prefix and size without And", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                             filt="<Filter><Prefix>a</Prefix><ObjectSizeGreaterThan>1"
+                                                  "</ObjectSizeGreaterThan></Filter>"), 400, "MalformedXML"),
+    ("two sizes without And", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                       filt="<Filter><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan>"
+                                            "<ObjectSizeLessThan>9</ObjectSizeLessThan></Filter>"), 400, "MalformedXML"),
+    ("And of one", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                            filt="<Filter><And><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>"),
+     400, "MalformedXML"),
+    ("size not a number", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                   filt="<Filter><ObjectSizeGreaterThan>big</ObjectSizeGreaterThan></Filter>"),
+     400, "MalformedXML"),
+    ("tag in And", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                            filt="<Filter><And><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And>"
+                                 "</Filter>"), 501, "NotImplemented"),
     ("duplicate ids", "<LifecycleConfiguration>" + 2 * ("<Rule><ID>same</ID><Filter/><Status>Enabled</Status>"
                                                          "<Expiration><Days>1</Days></Expiration></Rule>")
      + "</LifecycleConfiguration>", 400, "InvalidArgument"),
@@ -170,6 +186,81 @@ def test_bad_configurations_refused(server, bucket, name, doc, status, code):
     c = server.client("aws4")
     assert_error(put_lc(c, bucket, doc), status, code)
     assert_error(c.get(bucket, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+
+
+SIZE_REFUSED = [
+    ("less than zero", "<Filter><ObjectSizeLessThan>0</ObjectSizeLessThan></Filter>",
+     "<Expiration><Days>1</Days></Expiration>",
+     "'ObjectSizeLessThan' should be between 1 and 1099511627776000."),
+    ("greater than negative", "<Filter><ObjectSizeGreaterThan>-1</ObjectSizeGreaterThan></Filter>",
+     "<Expiration><Days>1</Days></Expiration>",
+     "'ObjectSizeGreaterThan' should be between 0 and 1099511627776000."),
+    ("empty range", "<Filter><And><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan>"
+                    "<ObjectSizeLessThan>10</ObjectSizeLessThan></And></Filter>",
+     "<Expiration><Days>1</Days></Expiration>",
+     "'ObjectSizeLessThan' has to be a value greater than 'ObjectSizeGreaterThan'."),
+    ("abort with size", "<Filter><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></Filter>",
+     "<AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload>",
+     "AbortIncompleteMultipartUpload cannot be specified with Object Size."),
+    ("delete marker with size", "<Filter><And><Prefix>p/</Prefix><ObjectSizeLessThan>10</ObjectSizeLessThan></And>"
+                                "</Filter>",
+     "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>",
+     "ExpiredObjectDeleteMarker cannot be specified with Object Size."),
+]
+
+
+@pytest.mark.parametrize("name,filt,actions,message", SIZE_REFUSED, ids=[c[0] for c in SIZE_REFUSED])
+def test_size_filter_values_refused(server, bucket, name, filt, actions, message):
+    c = server.client("aws4")
+    assert_error(put_lc(c, bucket, rule_xml(actions, filt=filt)), 400, "InvalidRequest", message=message)
+    assert_error(c.get(bucket, query="lifecycle"), 404, "NoSuchLifecycleConfiguration")
+
+
+def test_boto3_size_filters(s3, bucket):
+    rules = [
+        {"ID": "gt", "Filter": {"ObjectSizeGreaterThan": 1048576}, "Status": "Enabled",
+         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]},
+        {"ID": "lt", "Filter": {"ObjectSizeLessThan": 1}, "Status": "Enabled", "Expiration": {"Days": 1}},
+        {"ID": "and", "Filter": {"And": {"Prefix": "logs/", "ObjectSizeGreaterThan": 100,
+                                         "ObjectSizeLessThan": 1099511627776000}},
+         "Status": "Enabled", "Expiration": {"Days": 7}},
+        {"ID": "sizes", "Filter": {"And": {"ObjectSizeGreaterThan": 0, "ObjectSizeLessThan": 500}},
+         "Status": "Disabled", "Expiration": {"Days": 3}},
+        {"ID": "abort", "Filter": {"Prefix": "up/"}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert got["gt"]["Filter"] == {"ObjectSizeGreaterThan": 1048576}
+    assert got["gt"]["Transitions"] == [{"Days": 30, "StorageClass": "IA"}]
+    assert got["lt"]["Filter"] == {"ObjectSizeLessThan": 1}
+    assert got["and"]["Filter"] == {"And": {"Prefix": "logs/", "ObjectSizeGreaterThan": 100,
+                                            "ObjectSizeLessThan": 1099511627776000}}
+    assert got["sizes"]["Filter"] == {"And": {"ObjectSizeGreaterThan": 0, "ObjectSizeLessThan": 500}}
+    assert got["abort"]["Filter"] == {"Prefix": "up/"}
+    # an empty prefix is no condition: one size left stands alone, as the stored form writes it
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "one", "Filter": {"And": {"Prefix": "", "ObjectSizeGreaterThan": 7}}, "Status": "Enabled",
+         "Expiration": {"Days": 1}}]})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["Filter"] for r in got] == [{"ObjectSizeGreaterThan": 7}]
+    # S3 refuses an abort in a rule that filters by size: an upload has no size yet
+    with pytest.raises(ClientError) as ei:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+            {"ID": "x", "Filter": {"And": {"Prefix": "up/", "ObjectSizeLessThan": 1000}}, "Status": "Enabled",
+             "Expiration": {"Days": 1}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
+    err = ei.value.response["Error"]
+    assert (err["Code"], err["Message"]) == ("InvalidRequest",
+                                             "AbortIncompleteMultipartUpload cannot be specified with Object Size.")
+    # tag filters stay unimplemented, alone or in And
+    for filt in ({"Tag": {"Key": "k", "Value": "v"}},
+                 {"And": {"ObjectSizeGreaterThan": 1, "Tags": [{"Key": "k", "Value": "v"}]}}):
+        with pytest.raises(ClientError) as ei:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+                {"ID": "t", "Filter": filt, "Status": "Enabled", "Expiration": {"Days": 1}}]})
+        assert ei.value.response["Error"]["Code"] == "NotImplemented"
+        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert [r["ID"] for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]] == ["one"]
 
 
 def test_rule_count_limit(server, bucket):
@@ -427,6 +518,40 @@ def test_worker_expires_by_rule(lc_server):
     assert wc.wait_until(lambda: not _exists(c, b, "logs/a") and not _exists(c, b, "logs/b"), timeout=15)
     assert time.time() - t0 >= 2 * LDAY - 0.2, "expired before its days were up"
     assert _exists(c, b, "keep/c")
+
+
+def test_worker_expires_by_size(lc_server):
+    """Size bounds are exclusive (S3): an object of exactly a bound's size stays."""
+    c = lc_server.client("aws4")
+    s3 = lc_server.boto()
+    b = make_bucket_name("lc-size")
+    assert_ok(c.create_bucket(b))
+    sizes = {"a/big": 2048, "a/small": 10, "a/edge": 1024, "b/100": 100, "b/500": 500, "b/1000": 1000,
+             "c/big": 4096}
+    for k, n in sizes.items():
+        assert_ok(c.put(b, k, payload(n, seed=n)))
+    rules = [
+        {"ID": "big", "Filter": {"And": {"Prefix": "a/", "ObjectSizeGreaterThan": 1024}}, "Status": "Enabled",
+         "Expiration": {"Days": 2}},
+        {"ID": "range", "Filter": {"And": {"Prefix": "b/", "ObjectSizeGreaterThan": 100, "ObjectSizeLessThan": 1000}},
+         "Status": "Enabled", "Expiration": {"Days": 2}},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"]
+    assert [{k: r[k] for k in ("ID", "Filter", "Status", "Expiration")} for r in got] == rules
+    # reads and writes say which objects will expire, by their size
+    assert (assert_ok(c.head(b, "a/big")).header("x-amz-expiration") or "").endswith('rule-id="big"')
+    assert (assert_ok(c.head(b, "b/500")).header("x-amz-expiration") or "").endswith('rule-id="range"')
+    for k in ("a/small", "a/edge", "b/100", "b/1000", "c/big"):
+        assert assert_ok(c.head(b, k)).header("x-amz-expiration") is None, k
+    r = assert_ok(c.put(b, "a/new", payload(5000, seed=1)))
+    assert (r.header("x-amz-expiration") or "").endswith('rule-id="big"'), r
+    assert assert_ok(c.put(b, "a/tiny", b"t")).header("x-amz-expiration") is None
+    # the worker expires those in range and no other
+    assert wc.wait_until(lambda: not any(_exists(c, b, k) for k in ("a/big", "b/500", "a/new")), timeout=15)
+    time.sleep(2 * LDAY)   # the others had every chance to go too
+    for k in ("a/small", "a/edge", "b/100", "b/1000", "c/big", "a/tiny"):
+        assert _exists(c, b, k), k
 
 
 def test_worker_transitions_then_archive(lc_server):

@@ -1,0 +1,280 @@
+/* test_lifecycle — lifecycle rules (src/s3/lifecycle.h): filters by object size as S3 has them.
+ * Parsed and written back in the canonical form (stable under a second round), the shapes and
+ * values S3 refuses with its codes and messages, and matching by size, whose bounds are
+ * exclusive: an object of exactly a bound's size is not in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "s3/lifecycle.h"
+#include "util/arena.h"
+
+#define T0 ((int64_t)1700000000000)   /* an object's mtime */
+#define DAY ((int64_t)1000)           /* shortened lifecycle days: exact, no rounding */
+
+/* One rule around `filter` (the Filter element, or a legacy Prefix) and `actions`. */
+static const char *doc(arena *a, const char *filter, const char *actions)
+{
+    return arena_printf(a, "<LifecycleConfiguration><Rule><ID>r</ID>%s<Status>Enabled</Status>%s</Rule>"
+                           "</LifecycleConfiguration>", filter, actions);
+}
+
+static const char *EXP = "<Expiration><Days>1</Days></Expiration>";
+
+static lc_config parse_ok(arena *a, const char *xml)
+{
+    lc_config c;
+    const char *msg = NULL;
+    s3_err e = lc_parse(a, xml, strlen(xml), &c, &msg);
+    if (e) {
+        print_error("refused (%s: %s):\n  %s\n", s3_err_code(e), msg ? msg : "", xml);
+        fail();
+    }
+    return c;
+}
+
+/* The canonical form (checked stable: written, parsed and written again gives the same bytes),
+ * without line breaks. */
+static char *canonical(arena *a, const char *xml)
+{
+    lc_config c = parse_ok(a, xml);
+    xmlw w1 = {0}, w2 = {0};
+    lc_write(&w1, &c, NULL, false);
+    char *one = arena_strndup(a, w1.b.data, w1.b.len);
+    lc_config c2 = parse_ok(a, one);
+    lc_write(&w2, &c2, NULL, false);
+    assert_int_equal(w1.b.len, w2.b.len);
+    assert_memory_equal(w1.b.data, w2.b.data, w1.b.len);
+    buf_free(&w1.b);
+    buf_free(&w2.b);
+    /* without the writer's line breaks, for the cases to compare with */
+    char *o = one;
+    for (const char *s = one; *s; s++)
+        if (*s != '\n') *o++ = *s;
+    *o = 0;
+    return one;
+}
+
+static void test_size_filters_written_canonically(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;   /* the rule's filter as sent, and as written back */
+    } cases[] = {
+        {"<Filter><ObjectSizeGreaterThan>100</ObjectSizeGreaterThan></Filter>",
+         "<Filter><ObjectSizeGreaterThan>100</ObjectSizeGreaterThan></Filter>"},
+        {"<Filter><ObjectSizeLessThan>5</ObjectSizeLessThan></Filter>",
+         "<Filter><ObjectSizeLessThan>5</ObjectSizeLessThan></Filter>"},
+        {"<Filter><ObjectSizeGreaterThan>0</ObjectSizeGreaterThan></Filter>",
+         "<Filter><ObjectSizeGreaterThan>0</ObjectSizeGreaterThan></Filter>"},
+        {"<Filter><ObjectSizeLessThan>1099511627776000</ObjectSizeLessThan></Filter>",
+         "<Filter><ObjectSizeLessThan>1099511627776000</ObjectSizeLessThan></Filter>"},
+        {"<Filter><And><Prefix>a/</Prefix><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan>"
+         "<ObjectSizeLessThan>10</ObjectSizeLessThan></And></Filter>",
+         "<Filter><And><Prefix>a/</Prefix><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan>"
+         "<ObjectSizeLessThan>10</ObjectSizeLessThan></And></Filter>"},
+        /* any order in, one order out */
+        {"<Filter><And><ObjectSizeLessThan>10</ObjectSizeLessThan><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan>"
+         "</And></Filter>",
+         "<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><ObjectSizeLessThan>10</ObjectSizeLessThan>"
+         "</And></Filter>"},
+        {"<Filter><And><ObjectSizeLessThan>9</ObjectSizeLessThan><Prefix>p/</Prefix></And></Filter>",
+         "<Filter><And><Prefix>p/</Prefix><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>"},
+        /* an empty prefix is no condition: one left, so no And */
+        {"<Filter><And><Prefix></Prefix><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan></And></Filter>",
+         "<Filter><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan></Filter>"},
+        {"<Filter><And><Prefix/><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan>"
+         "<ObjectSizeLessThan>8</ObjectSizeLessThan></And></Filter>",
+         "<Filter><And><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan><ObjectSizeLessThan>8</ObjectSizeLessThan>"
+         "</And></Filter>"},
+        {"<Filter><ObjectSizeGreaterThan>007</ObjectSizeGreaterThan></Filter>",
+         "<Filter><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan></Filter>"},
+        /* the prefix-only forms as before */
+        {"<Filter><Prefix>p/</Prefix></Filter>", "<Filter><Prefix>p/</Prefix></Filter>"},
+        {"<Prefix>old/</Prefix>", "<ID>r</ID><Prefix>old/</Prefix><Status>"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        arena *a = arena_new(4096);
+        char *out = canonical(a, doc(a, cases[i].in, EXP));
+        if (!strstr(out, cases[i].out)) {
+            print_error("case %zu: wanted %s\n  in %s\n", i, cases[i].out, out);
+            fail();
+        }
+        arena_free(a);
+    }
+    /* the bounds parsed */
+    arena *a = arena_new(4096);
+    lc_config c = parse_ok(a, doc(a, "<Filter><And><Prefix>x</Prefix><ObjectSizeGreaterThan>3</ObjectSizeGreaterThan>"
+                                     "<ObjectSizeLessThan>30</ObjectSizeLessThan></And></Filter>", EXP));
+    assert_string_equal(c.rules[0].prefix, "x");
+    assert_int_equal(c.rules[0].size_gt, 3);
+    assert_int_equal(c.rules[0].size_lt, 30);
+    c = parse_ok(a, doc(a, "<Filter><Prefix>x</Prefix></Filter>", EXP));
+    assert_int_equal(c.rules[0].size_gt, -1);
+    assert_int_equal(c.rules[0].size_lt, -1);
+    c = parse_ok(a, doc(a, "<Prefix>x</Prefix>", EXP));
+    assert_int_equal(c.rules[0].size_gt, -1);
+    assert_int_equal(c.rules[0].size_lt, -1);
+    arena_free(a);
+}
+
+static void test_size_filters_refused(void **state)
+{
+    (void)state;
+    static const char *const ABORT = "<AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation>"
+                                     "</AbortIncompleteMultipartUpload>";
+    static const char *const MARKER = "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker>"
+                                      "</Expiration>";
+    const char *const gt_range = "'ObjectSizeGreaterThan' should be between 0 and 1099511627776000.";
+    const char *const lt_range = "'ObjectSizeLessThan' should be between 1 and 1099511627776000.";
+    const char *const order = "'ObjectSizeLessThan' has to be a value greater than 'ObjectSizeGreaterThan'.";
+    const struct {
+        const char *filter, *actions;
+        s3_err code;
+        const char *msg;   /* NULL: not checked */
+    } cases[] = {
+        /* a Filter holds one predicate; more need And (S3: MalformedXML) */
+        {"<Filter><Prefix>a</Prefix><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><ObjectSizeLessThan>9</ObjectSizeLessThan></Filter>",
+         EXP, S3E_MalformedXML, NULL},
+        {"<Filter><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><ObjectSizeGreaterThan>2</ObjectSizeGreaterThan>"
+         "</Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Prefix>a</Prefix><And><Prefix>a</Prefix><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>",
+         EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Colour>red</Colour></Filter>", EXP, S3E_MalformedXML, NULL},
+        /* And holds two or more, each at most once */
+        {"<Filter><And></And></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><And><Prefix>a</Prefix></And></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></And></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><ObjectSizeGreaterThan>2</ObjectSizeGreaterThan>"
+         "</And></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><And><Prefix>a</Prefix><Prefix>b</Prefix></And></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><And><Prefix>a</Prefix><And/></And></Filter>", EXP, S3E_MalformedXML, NULL},
+        /* sizes are Longs: anything else does not fit the schema */
+        {"<Filter><ObjectSizeGreaterThan>ten</ObjectSizeGreaterThan></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><ObjectSizeGreaterThan></ObjectSizeGreaterThan></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><ObjectSizeLessThan>1.5</ObjectSizeLessThan></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><ObjectSizeLessThan>-</ObjectSizeLessThan></Filter>", EXP, S3E_MalformedXML, NULL},
+        /* ... and within S3's range */
+        {"<Filter><ObjectSizeGreaterThan>-1</ObjectSizeGreaterThan></Filter>", EXP, S3E_InvalidRequest, gt_range},
+        {"<Filter><ObjectSizeLessThan>0</ObjectSizeLessThan></Filter>", EXP, S3E_InvalidRequest, lt_range},
+        {"<Filter><ObjectSizeLessThan>1099511627776001</ObjectSizeLessThan></Filter>", EXP, S3E_InvalidRequest, lt_range},
+        {"<Filter><ObjectSizeGreaterThan>99999999999999999999999</ObjectSizeGreaterThan></Filter>", EXP,
+         S3E_InvalidRequest, gt_range},
+        {"<Filter><And><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan><ObjectSizeLessThan>10</ObjectSizeLessThan>"
+         "</And></Filter>", EXP, S3E_InvalidRequest, order},
+        {"<Filter><And><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan><ObjectSizeLessThan>5</ObjectSizeLessThan>"
+         "</And></Filter>", EXP, S3E_InvalidRequest, order},
+        /* tags: wosd has none */
+        {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", EXP, S3E_NotImplemented, NULL},
+        {"<Filter><And><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>", EXP,
+         S3E_NotImplemented, NULL},
+        {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><Tag><Key>k</Key><Value>v</Value></Tag>"
+         "</And></Filter>", EXP, S3E_NotImplemented, NULL},
+        /* an upload has no size yet; delete markers are out of size filters */
+        {"<Filter><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></Filter>", ABORT, S3E_InvalidRequest,
+         "AbortIncompleteMultipartUpload cannot be specified with Object Size."},
+        {"<Filter><And><Prefix>a</Prefix><ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>",
+         "<Expiration><Days>1</Days></Expiration><AbortIncompleteMultipartUpload><DaysAfterInitiation>1"
+         "</DaysAfterInitiation></AbortIncompleteMultipartUpload>",
+         S3E_InvalidRequest, "AbortIncompleteMultipartUpload cannot be specified with Object Size."},
+        {"<Filter><ObjectSizeLessThan>9</ObjectSizeLessThan></Filter>", MARKER, S3E_InvalidRequest,
+         "ExpiredObjectDeleteMarker cannot be specified with Object Size."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        arena *a = arena_new(4096);
+        const char *xml = doc(a, cases[i].filter, cases[i].actions);
+        lc_config c;
+        const char *msg = NULL;
+        s3_err e = lc_parse(a, xml, strlen(xml), &c, &msg);
+        if (e != cases[i].code || (cases[i].msg && (!msg || strcmp(msg, cases[i].msg) != 0))) {
+            print_error("case %zu: wanted %s (%s), got %s (%s)\n  in %s\n", i, s3_err_code(cases[i].code),
+                        cases[i].msg ? cases[i].msg : "-", e ? s3_err_code(e) : "OK", msg ? msg : "-", xml);
+            fail();
+        }
+        assert_int_equal(c.nrules, 0);
+        arena_free(a);
+    }
+    /* what stays allowed: an abort beside a prefix filter, a marker beside none */
+    arena *a = arena_new(4096);
+    parse_ok(a, doc(a, "<Filter><Prefix>a</Prefix></Filter>", ABORT));
+    parse_ok(a, doc(a, "<Filter/>", MARKER));
+    arena_free(a);
+}
+
+static void test_matching_by_size(void **state)
+{
+    (void)state;
+    arena *a = arena_new(4096);
+    lc_config c = parse_ok(a, "<LifecycleConfiguration>"
+        "<Rule><ID>mid</ID><Filter><And><Prefix>m/</Prefix><ObjectSizeGreaterThan>100</ObjectSizeGreaterThan>"
+        "<ObjectSizeLessThan>1000</ObjectSizeLessThan></And></Filter><Status>Enabled</Status>"
+        "<Expiration><Days>2</Days></Expiration></Rule>"
+        "<Rule><ID>small</ID><Filter><ObjectSizeLessThan>10</ObjectSizeLessThan></Filter><Status>Enabled</Status>"
+        "<Expiration><Days>1</Days></Expiration></Rule>"
+        "<Rule><ID>big</ID><Filter><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></Filter><Status>Enabled</Status>"
+        "<Expiration><Days>5</Days></Expiration></Rule>"
+        "<Rule><ID>cold</ID><Filter><And><Prefix>t/</Prefix><ObjectSizeGreaterThan>50</ObjectSizeGreaterThan></And>"
+        "</Filter><Status>Enabled</Status><Transition><Days>1</Days><StorageClass>Archive</StorageClass></Transition>"
+        "</Rule>"
+        "<Rule><ID>warm</ID><Filter><Prefix>t/</Prefix></Filter><Status>Enabled</Status>"
+        "<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition></Rule>"
+        "<Rule><ID>mpu</ID><Filter><Prefix>u/</Prefix></Filter><Status>Enabled</Status>"
+        "<AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation>"
+        "</AbortIncompleteMultipartUpload></Rule>"
+        "</LifecycleConfiguration>");
+    int64_t at = 0;
+    /* the bounds are exclusive: exactly 10 bytes is neither small nor big */
+    assert_null(lc_expiry(&c, "k", 10, T0, DAY, &at));
+    assert_string_equal(lc_expiry(&c, "k", 9, T0, DAY, &at)->id, "small");
+    assert_int_equal(at, T0 + DAY);
+    assert_string_equal(lc_expiry(&c, "k", 0, T0, DAY, &at)->id, "small");
+    assert_string_equal(lc_expiry(&c, "k", 11, T0, DAY, &at)->id, "big");
+    assert_int_equal(at, T0 + 5 * DAY);
+    /* the earliest applicable rule: mid (2 days) before big (5) inside its range and prefix */
+    assert_string_equal(lc_expiry(&c, "m/k", 101, T0, DAY, &at)->id, "mid");
+    assert_int_equal(at, T0 + 2 * DAY);
+    assert_string_equal(lc_expiry(&c, "m/k", 999, T0, DAY, &at)->id, "mid");
+    assert_string_equal(lc_expiry(&c, "m/k", 100, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "m/k", 1000, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "x/k", 500, T0, DAY, &at)->id, "big");
+
+    /* actions now: expire when due, by the rule that fits the size */
+    const char *to = NULL;
+    const lc_rule *by = NULL;
+    assert_int_equal(lc_object_action(&c, "k", 10, T0, "Standard", T0 + 100 * DAY, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "k", 5, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_EXPIRE);
+    assert_string_equal(by->id, "small");
+    assert_int_equal(lc_object_action(&c, "k", 50, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_KEEP);
+    /* transitions (t/ objects of 10 bytes or less expire by "small": give them room) */
+    assert_int_equal(lc_object_action(&c, "t/k", 51, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(to, "Archive");
+    assert_string_equal(by->id, "cold");
+    assert_int_equal(lc_object_action(&c, "t/k", 50, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(to, "IA");
+    assert_string_equal(by->id, "warm");
+    assert_int_equal(lc_object_action(&c, "t/k", 50, T0, "IA", T0 + DAY, DAY, &to, &by), LC_KEEP);
+
+    /* uploads: by prefix alone, as before */
+    assert_true(lc_upload_expired(&c, "u/x", T0, T0 + DAY, DAY));
+    assert_false(lc_upload_expired(&c, "u/x", T0, T0 + DAY - 1, DAY));
+    assert_false(lc_upload_expired(&c, "k", T0, T0 + 100 * DAY, DAY));
+    arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_size_filters_written_canonically),
+        cmocka_unit_test(test_size_filters_refused),
+        cmocka_unit_test(test_matching_by_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
