@@ -134,7 +134,7 @@ static const char SCHEMA_V3[] =
  * (bucket, key, upload_id). Version 1 had a rowid table, its upload_id index and a listing
  * index — three b-trees written per Initiate, in three places of the log. Within a key the
  * listing is now in upload id order, which S3's upload-id-marker is defined by; the ids the
- * s3 layer has issued since session 4 begin with the initiation time, so for them it is also
+ * s3 layer has issued since commit 1dfa6b4 begin with the initiation time, so for them it is also
  * initiation order (older, random ids list in id order within their key). */
 static const char SCHEMA_V4[] =
     "CREATE TABLE uploads_v4("
