@@ -1,6 +1,6 @@
 /* objlc — an object's own lifecycle as clients see it: the expiry a write asks for
- * (x-wos-delete-after-days, WOS-API.md §5.1) and the x-wos-expiration header that reads report
- * (§5.3, §7) for an object that will expire, on its own or by a bucket rule. */
+ * (x-wos-delete-after-days, WOS-API.md §5.1) and the x-wos-expiration header that reads and writes
+ * report (§5.3, §7) for an object that will expire, on its own or by a bucket rule. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,4 +114,11 @@ void s3_expiration_header(s3_req *q, const meta_object *o)
     const char *v = rule_id ? arena_printf(q->a, "expiry-date=\"%s\", rule-id=\"%s\"", date, rule_id)
                             : arena_printf(q->a, "expiry-date=\"%s\"", date);
     s3_resp_xhdr(q, "expiration", v);
+}
+
+void s3_expiration_header_written(s3_req *q, const char *key, int64_t size, int64_t mtime_ms, int64_t days)
+{
+    meta_object o = {.key = key, .size = size, .mtime_ms = mtime_ms,
+                     .expire_ms = days >= 0 ? mtime_ms + days * q->cfg->day_ms : 0};
+    s3_expiration_header(q, &o);
 }

@@ -124,10 +124,7 @@ static s3_err put_end(s3_req *q)
     int64_t mtime;
     if ((e = objw_commit_object_if(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime))) return e;
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
-    /* As S3 does: the write is told when it will expire. */
-    meta_object written = {.key = q->key, .size = res.size, .mtime_ms = mtime,
-                           .expire_ms = s->expiry_days >= 0 ? mtime + s->expiry_days * q->cfg->day_ms : 0};
-    s3_expiration_header(q, &written);
+    s3_expiration_header_written(q, q->key, res.size, mtime, s->expiry_days);
     if (ck) http_resp_header(q->http, ck_header, ck);
     s3_respond_empty(q, 200);
     return S3E_OK;
