@@ -281,7 +281,8 @@ static char *bare_etag(char *e)
     return e;
 }
 
-static s3_err respond_complete(s3_req *q, const char *etag)
+/* The answer for the object o an upload became (just now, or by an earlier Complete retried). */
+static s3_err respond_complete(s3_req *q, const meta_object *o)
 {
     const char *host = http_header(q->http, "Host");
     const char *loc = q->vhost ? arena_printf(q->a, "http://%s/%s", host ? host : "", uri_encode(q->a, q->key, strlen(q->key), true))
@@ -292,9 +293,11 @@ static s3_err respond_complete(s3_req *q, const char *etag)
     xml_elem(&w, "Location", loc);
     xml_elem(&w, "Bucket", q->bucket);
     xml_elem(&w, "Key", q->key);
-    xml_elem(&w, "ETag", arena_printf(q->a, "\"%s\"", etag));
+    xml_elem(&w, "ETag", arena_printf(q->a, "\"%s\"", o->etag));
     xml_end(&w, "CompleteMultipartUploadResult");
-    http_resp_header(q->http, "ETag", arena_printf(q->a, "\"%s\"", etag));
+    http_resp_header(q->http, "ETag", arena_printf(q->a, "\"%s\"", o->etag));
+    /* As for PutObject: S3 tells the write when its object will expire, by the parts' total size. */
+    s3_expiration_header(q, o);
     s3_respond_xml(q, 200, &w);
     return S3E_OK;
 }
@@ -305,7 +308,7 @@ static s3_err complete_again(s3_req *q, const char *upload_id)
     meta_object o;
     if (meta_object_get(q->cfg->meta, q->bucket, q->key, q->a, &o) == META_OK) {
         const char *id = s3_headers_find(q, o.headers, UPLOAD_ID_HEADER);
-        if (id && !strcmp(id, upload_id)) return respond_complete(q, o.etag);
+        if (id && !strcmp(id, upload_id)) return respond_complete(q, &o);
     }
     return S3E_NoSuchUpload;
 }
@@ -452,7 +455,7 @@ static s3_err complete_end(s3_req *q)
         if (st == META_CONFLICT || st == META_STALE) continue;
         if (st == META_NOT_FOUND) e = complete_again(q, upload_id);
         else if (st != META_OK) e = S3E_InternalError;
-        else e = respond_complete(q, o.etag);
+        else e = respond_complete(q, &o);
         break;
     }
     if (attempt == 3) e = s3_fail(q, S3E_InternalError, "The upload's parts or its object kept changing; try again.");

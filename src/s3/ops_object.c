@@ -324,6 +324,7 @@ static s3_err copy_end(s3_req *q)
     int64_t mtime;
     if ((e = objw_commit_object_if(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
 
+    s3_expiration_header_written(q, q->key, res.size, mtime, expiry_days);
     xmlw w = {0};
     s3_xml_begin(q, &w, "CopyObjectResult");
     char ts[25];

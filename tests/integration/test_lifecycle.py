@@ -895,6 +895,82 @@ def test_delete_after_days_on_multipart_upload(lc_server):
     assert time.time() - t0 >= 2 * LDAY - 0.3
 
 
+MIB = 1024 * 1024
+
+
+def _boto_upload(s3, bucket, key, sizes):
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = [{"PartNumber": i, "ETag": s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i,
+                                                      Body=payload(n, seed=i))["ETag"]}
+             for i, n in enumerate(sizes, 1)]
+    return s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, MultipartUpload={"Parts": parts})
+
+
+def test_copy_and_complete_report_expiration(s3, bucket):
+    """CopyObject and CompleteMultipartUpload write an object as PUT does, and S3 tells them too
+    when it will expire (x-amz-expiration): by the new object's key, time and size (for Complete
+    the total of the parts), and nothing when no rule applies."""
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "logs-rule", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 3}},
+        {"ID": "big", "Filter": {"And": {"Prefix": "big/", "ObjectSizeGreaterThan": 5 * MIB}}, "Status": "Enabled",
+         "Expiration": {"Days": 4}}]})
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x" * 10)
+
+    def expiration(r, key):
+        # the same as a HEAD of the new object says: its own time, not the source's
+        assert r.get("Expiration") == s3.head_object(Bucket=bucket, Key=key).get("Expiration"), (key, r)
+        return r.get("Expiration")
+
+    def copy(key):
+        return expiration(s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": "src"}), key)
+
+    assert (copy("logs/copy") or "").endswith('", rule-id="logs-rule"')
+    assert copy("keep/copy") is None
+    assert (expiration(_boto_upload(s3, bucket, "logs/mp", [1024]), "logs/mp") or "").endswith('rule-id="logs-rule"')
+    assert expiration(_boto_upload(s3, bucket, "keep/mp", [1024]), "keep/mp") is None
+    # neither part is over 5 MiB, their total is
+    assert (expiration(_boto_upload(s3, bucket, "big/mp", [5 * MIB, 1024]), "big/mp") or "").endswith('rule-id="big"')
+    assert expiration(_boto_upload(s3, bucket, "big/small", [1024]), "big/small") is None
+
+
+def test_copy_and_complete_report_expiration_wos(server):
+    """The same in the WOS dialect: x-wos-expiration (and no x-amz- one), from a rule or from the
+    write's own x-wos-delete-after-days."""
+    c = server.client("wos4")
+    b = make_bucket_name("exp-copy-wos")
+    assert_ok(c.create_bucket(b))
+    assert_ok(put_lc(c, b, rule_xml("<Expiration><Days>3</Days></Expiration>", rid="wos-rule")))
+    assert_ok(c.put(b, "src", b"v"))
+
+    def copy(key, headers=None):
+        r = assert_ok(c.put(b, key, b"", headers=dict(headers or {}, **{"x-wos-copy-source": "/%s/src" % b})))
+        assert r.header("x-amz-expiration") is None, r
+        return r.header("x-wos-expiration")
+
+    assert (copy("p/copy") or "").endswith('", rule-id="wos-rule"')
+    own = copy("own/copy", {"x-wos-delete-after-days": "2"})
+    assert own and own.startswith('expiry-date="') and "rule-id" not in own, own
+    assert copy("q/copy") is None
+
+    def complete(key, headers=None):
+        r = assert_ok(c.request("POST", wc.key_path(b, key), "uploads", list((headers or {}).items())))
+        up = wc.xtext(r.xml(), "UploadId")
+        r = assert_ok(c.request("PUT", wc.key_path(b, key), "partNumber=1&uploadId=" + up, None, b"part"))
+        body = ("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+                "</CompleteMultipartUpload>" % r.header("ETag")).encode()
+        r = assert_ok(c.request("POST", wc.key_path(b, key), "uploadId=" + up, None, body))
+        assert r.header("x-amz-expiration") is None, r
+        # a retried Complete answers as the first did
+        again = assert_ok(c.request("POST", wc.key_path(b, key), "uploadId=" + up, None, body))
+        assert again.header("x-wos-expiration") == r.header("x-wos-expiration"), (r, again)
+        return r.header("x-wos-expiration")
+
+    assert (complete("p/mp") or "").endswith('", rule-id="wos-rule"')
+    own = complete("own/mp", {"x-wos-delete-after-days": "2"})
+    assert own and own.startswith('expiry-date="') and "rule-id" not in own, own
+    assert complete("q/mp") is None
+
+
 def test_concurrent_restores_start_once(arch_server):
     import concurrent.futures
     c = arch_server.client("wos4")
