@@ -18,12 +18,16 @@ struct arena {
     size_t next_size;
 };
 
-/* Each thread keeps a few freed blocks of up to CACHE_MAX bytes for its next requests: a
+/* Each thread keeps the blocks it freed, of up to CACHE_MAX bytes, for its next requests: a
  * request's 8, 16 and 32 KiB blocks, malloc'd and freed per request, otherwise sat at the top
  * of the thread's heap, which glibc trimmed (madvise) and the next request faulted back in —
- * 8 % of a small write's CPU. Sanitizer builds skip the cache so that a use after free stays
- * visible. */
-enum { CACHE_SLOTS = 6, CACHE_MAX = 64 * 1024 };
+ * 8 % of a small write's CPU. A thread may free many at once: an event thread resumes a whole
+ * group commit's requests together (32 at a time under 64 InitiateMultipartUploads), so the
+ * cache holds lists by size, up to CACHE_BYTES a thread, rather than a few slots (six slots
+ * left 0.3 page faults an Initiate). Sanitizer builds skip the cache so that a use after free
+ * stays visible. */
+enum { CACHE_MIN_LOG = 8, CACHE_MAX_LOG = 16, CACHE_BYTES = 512 * 1024 };
+enum { CACHE_CLASSES = CACHE_MAX_LOG - CACHE_MIN_LOG + 1, CACHE_MAX = 1 << CACHE_MAX_LOG };
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define ARENA_NO_CACHE 1   /* clang says so this way, not by __SANITIZE_ADDRESS__ */
@@ -34,36 +38,43 @@ enum { CACHE_SLOTS = 6, CACHE_MAX = 64 * 1024 };
 #else
 #define ARENA_CACHE 1
 #endif
-static _Thread_local block *cache[CACHE_SLOTS];
+static _Thread_local block *cache[CACHE_CLASSES];   /* chained through next */
+static _Thread_local size_t cache_bytes;
 static pthread_key_t cache_key;   /* its destructor frees a finished thread's cache */
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_drop(void *unused)
 {
     (void)unused;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        free(cache[i]);
-        cache[i] = NULL;
-    }
+    for (int i = 0; i < CACHE_CLASSES; i++)
+        for (block *b = cache[i], *n; b; b = n) {
+            n = b->next;
+            free(b);
+        }
+    memset(cache, 0, sizeof cache);
+    cache_bytes = 0;
 }
 
 static void cache_key_make(void) { pthread_key_create(&cache_key, cache_drop); }
 
 /* Only the sizes arenas grow by (powers of two from arena_new's first block on): a block made
- * to measure for one large allocation would hold a slot nothing else can reuse. */
-static bool cacheable(size_t size) { return ARENA_CACHE && size <= CACHE_MAX && (size & (size - 1)) == 0; }
+ * to measure for one large allocation would hold a slot nothing else can reuse. Returns the
+ * size's list, or -1. */
+static int cache_class(size_t size)
+{
+    if (!ARENA_CACHE || size < (1u << CACHE_MIN_LOG) || size > CACHE_MAX || (size & (size - 1)) != 0)
+        return -1;
+    return __builtin_ctzll(size) - CACHE_MIN_LOG;
+}
 
 static block *block_new(size_t size)
 {
-    block *b = NULL;
-    if (cacheable(size))
-        for (int i = 0; i < CACHE_SLOTS; i++)
-            if (cache[i] && cache[i]->size == size) {
-                b = cache[i];
-                cache[i] = NULL;
-                break;
-            }
-    if (!b) {
+    int k = cache_class(size);
+    block *b = k >= 0 ? cache[k] : NULL;
+    if (b) {
+        cache[k] = b->next;
+        cache_bytes -= size;
+    } else {
         b = malloc(sizeof(block) + size);
         if (!b) abort();
         b->size = size;
@@ -75,15 +86,16 @@ static block *block_new(size_t size)
 
 static void block_free(block *b)
 {
-    if (cacheable(b->size))
-        for (int i = 0; i < CACHE_SLOTS; i++)
-            if (!cache[i]) {
-                pthread_once(&cache_once, cache_key_make);
-                if (!pthread_getspecific(cache_key)) pthread_setspecific(cache_key, cache);
-                cache[i] = b;
-                return;
-            }
-    free(b);
+    int k = cache_class(b->size);
+    if (k < 0 || cache_bytes + b->size > CACHE_BYTES) {
+        free(b);
+        return;
+    }
+    pthread_once(&cache_once, cache_key_make);
+    if (!pthread_getspecific(cache_key)) pthread_setspecific(cache_key, cache);
+    b->next = cache[k];
+    cache[k] = b;
+    cache_bytes += b->size;
 }
 
 arena *arena_new(size_t first_block)

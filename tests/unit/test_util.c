@@ -357,13 +357,42 @@ static void test_arena(void **state)
     arena_free(a);
 }
 
+/* Many arenas freed at once and made again (an event thread resuming a group commit's
+ * requests): blocks that come back from the thread's cache start empty, zeroed where asked,
+ * and no two live arenas share one. */
+static void test_arena_reuse(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    for (int round = 0; round < 3; round++) {
+        arena *as[N];
+        unsigned char *ps[N][3];
+        for (int i = 0; i < N; i++) {
+            as[i] = arena_new(8192);
+            /* The first block, then a grown one (16 KiB), then one made to measure. */
+            size_t sizes[3] = {6000, 12000, (size_t)70000 + (size_t)i};
+            for (int k = 0; k < 3; k++) {
+                ps[i][k] = arena_alloc(as[i], sizes[k]);
+                for (size_t j = 0; j < sizes[k]; j++) assert_int_equal(ps[i][k][j], 0);
+                memset(ps[i][k], i & 0xff, sizes[k]);
+            }
+        }
+        for (int i = 0; i < N; i++)
+            for (int k = 0; k < 3; k++) {
+                assert_int_equal(ps[i][k][0], i & 0xff);
+                assert_int_equal(ps[i][k][5999], i & 0xff);
+            }
+        for (int i = 0; i < N; i++) arena_free(as[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_forms), cmocka_unit_test(test_time_writers), cmocka_unit_test(test_url_coding),
         cmocka_unit_test(test_base64_hex), cmocka_unit_test(test_xml_writer), cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_random_bytes_pool),
-        cmocka_unit_test(test_xml_reader), cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_xml_reader), cmocka_unit_test(test_arena), cmocka_unit_test(test_arena_reuse),
         cmocka_unit_test(test_digests_and_hmacs), cmocka_unit_test(test_hmac_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
