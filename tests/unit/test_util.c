@@ -260,6 +260,17 @@ static void test_xml_writer(void **state)
              longname, longname);
     assert_string_equal(w.b.data, want);
     buf_free(&w.b);
+
+    /* Every byte: the markup characters and the controls XML 1.0 forbids (all below 0x20 but
+     * tab and newline) are written as references, everything else as itself. */
+    for (int c = 0; c < 256; c++) {
+        buf b = {0};
+        char ch = (char)c;
+        xml_escape(&b, &ch, 1);
+        bool plain = !strchr("&<>\"'", c) && (c >= 0x20 || c == '\t' || c == '\n');
+        assert_int_equal(b.len == 1 && (unsigned char)b.data[0] == c, plain);
+        buf_free(&b);
+    }
 }
 
 static void test_buf_printf(void **state)
