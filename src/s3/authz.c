@@ -32,7 +32,8 @@ static const s3_op *const all_ops[] = {
     &op_delete_object, &op_initiate_upload, &op_upload_part, &op_upload_part_copy, &op_complete_upload,
     &op_abort_upload, &op_list_parts, &op_list_uploads, &op_post_object, &op_get_bucket_policy,
     &op_put_bucket_policy, &op_delete_bucket_policy, &op_get_bucket_lifecycle, &op_put_bucket_lifecycle,
-    &op_delete_bucket_lifecycle, &op_restore_object,
+    &op_delete_bucket_lifecycle, &op_restore_object, &op_get_object_tagging, &op_put_object_tagging,
+    &op_delete_object_tagging,
 };
 enum { NOPS = sizeof all_ops / sizeof *all_ops };
 static iam_action op_action[NOPS];

@@ -31,6 +31,7 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
 {
     buf b = {0};
     size_t meta_size = 0;
+    bool tagged = false;
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i], *value = values[i];
         /* What is kept starts with c (content-*, cache-control), e (expires) or x (metadata):
@@ -56,6 +57,18 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
                 while (*value == ' ') value++;
             }
             buf_printf(&b, "%s:%s\n", stored, value);
+            continue;
+        }
+        if (!is_meta && (!strcasecmp(name, "x-amz-tagging") || !strcasecmp(name, "x-wos-tagging"))) {
+            /* The tag set a write gives (PutObject, CreateMultipartUpload, a copy's REPLACE). */
+            const char *tags;
+            s3_err e = s3_tagging_from_header(q, value, &tags);
+            if (e) {
+                buf_free(&b);
+                return e;
+            }
+            if (*tags && !tagged) buf_printf(&b, "%s:%s\n", S3_TAGGING_HEADER, tags);
+            tagged = true;
             continue;
         }
         const char *mname = NULL;
@@ -163,21 +176,26 @@ s3_err s3_acl_from_request(s3_req *q, const char **acl)
     return S3E_OK;
 }
 
-const char *s3_headers_set_acl(s3_req *q, const char *stored, const char *acl)
+const char *s3_headers_set_line(s3_req *q, const char *stored, const char *name, const char *value)
 {
-    static const char line[] = S3_ACL_HEADER ":";
+    size_t nl_name = strlen(name);
     buf b = {0};
     for (const char *p = stored; p && *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-        if (strncmp(p, line, sizeof line - 1) != 0) buf_append(&b, p, len);
+        if (!(len > nl_name && p[nl_name] == ':' && strncmp(p, name, nl_name) == 0)) buf_append(&b, p, len);
         p += len;
     }
     if (b.len && b.data[b.len - 1] != '\n') buf_puts(&b, "\n");
-    if (acl && strcmp(acl, "private") != 0) buf_printf(&b, "%s%s\n", line, acl);
+    if (value) buf_printf(&b, "%s:%s\n", name, value);
     const char *out = b.data ? arena_strdup(q->a, b.data) : "";
     buf_free(&b);
     return out;
+}
+
+const char *s3_headers_set_acl(s3_req *q, const char *stored, const char *acl)
+{
+    return s3_headers_set_line(q, stored, S3_ACL_HEADER, acl && strcmp(acl, "private") != 0 ? acl : NULL);
 }
 
 const char *s3_headers_acl(s3_req *q, const char *stored)

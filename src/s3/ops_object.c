@@ -203,6 +203,9 @@ static s3_err read_object(s3_req *q, bool head)
     http_resp_header(q->http, "Last-Modified", lm);
     http_resp_header(q->http, "Accept-Ranges", "bytes");
     s3_resp_xhdr(q, "storage-class", o.storage_class);
+    /* GetObject says how many tags the object has (HeadObject does not, in S3). */
+    int ntags = head ? 0 : s3_tagging_count(s3_headers_find(q, o.headers, S3_TAGGING_HEADER));
+    if (ntags) s3_resp_xhdr(q, "tagging-count", arena_printf(q->a, "%d", ntags));
     s3_restore_headers(q, &o);
     s3_expiration_header(q, &o);
     /* response-* overrides replace the stored values in this answer only. */
@@ -298,10 +301,24 @@ static s3_err copy_end(s3_req *q)
                        "This copy request is illegal because it is trying to copy an object to itself without "
                        "changing the object's metadata, storage class, website redirect location or encryption "
                        "attributes.");
+    const char *tdir = s3_xhdr(q, "tagging-directive");
+    bool replace_tags = tdir && !strcasecmp(tdir, "REPLACE");
+    if (tdir && !replace_tags && strcasecmp(tdir, "COPY") != 0)
+        return s3_fail(q, S3E_InvalidArgument, "Unknown tagging directive.");
     const char *headers = src.headers;
     if (replace) {
         if ((e = s3_headers_collect(q, &headers))) return e;
     }
+    /* The tags follow their own directive: the source's (COPY, the default) or the request's
+     * x-amz-tagging (REPLACE), whichever way the metadata went. */
+    const char *tags = s3_headers_find(q, src.headers, S3_TAGGING_HEADER);
+    if (replace_tags) {
+        const char *req = s3_xhdr(q, "tagging");
+        tags = NULL;
+        if (req && (e = s3_tagging_from_header(q, req, &tags))) return e;
+        if (tags && !*tags) tags = NULL;
+    }
+    headers = s3_headers_set_line(q, headers, S3_TAGGING_HEADER, tags);
     /* A copy does not inherit the source's ACL (S3): it takes the request's. */
     if ((e = headers_with_request_acl(q, headers, &headers))) return e;
 

@@ -334,7 +334,7 @@ static s3_dialect guess_dialect(const http_req *r)
 
 /* Sub-resources of S3 that wosd does not have: answered 501 NotImplemented, never ignored. */
 static const char *unsupported[] = {
-    "website", "cors", "tagging", "logging", "notification",
+    "website", "cors", "logging", "notification",
     "replication", "encryption", "requestPayment", "accelerate", "analytics", "inventory",
     "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock", "object-lock",
     "legal-hold", "retention", "torrent", "select", "append", "avinfo", "metadata",
@@ -361,7 +361,7 @@ static const s3_op *choose_op(s3_req *q)
         if (s3_param_has(q, "lifecycle"))
             return get ? &op_get_bucket_lifecycle : put ? &op_put_bucket_lifecycle
                    : del ? &op_delete_bucket_lifecycle : NULL;
-        if (s3_param_has(q, "restore")) return &op_not_implemented;
+        if (s3_param_has(q, "restore") || s3_param_has(q, "tagging")) return &op_not_implemented;
         if (s3_param_has(q, "location")) return get ? &op_get_bucket_location : NULL;
         if (s3_param_has(q, "versioning")) return get ? &op_get_bucket_versioning : put ? &op_not_implemented : NULL;
         if (s3_param_has(q, "versions")) return get ? &op_list_object_versions : NULL;
@@ -378,6 +378,8 @@ static const s3_op *choose_op(s3_req *q)
     if (s3_param_has(q, "policy") || s3_param_has(q, "lifecycle"))
         return &op_not_implemented;   /* objects have no policy or lifecycle */
     if (s3_param_has(q, "restore")) return post ? &op_restore_object : NULL;
+    if (s3_param_has(q, "tagging"))
+        return get ? &op_get_object_tagging : put ? &op_put_object_tagging : del ? &op_delete_object_tagging : NULL;
     bool upload_id = s3_param_has(q, "uploadId");
     if (s3_param_has(q, "uploads")) return post ? &op_initiate_upload : NULL;
     if (put && (upload_id || s3_param_has(q, "partNumber")))

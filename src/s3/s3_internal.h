@@ -118,12 +118,27 @@ void s3_respond_json(s3_req *q, int status, char *body, size_t len);
  * A bucket's ACL is meta_bucket.acl; an object's is a stored header line "x-wosd-acl:<acl>"
  * (absent: private), which s3_headers_emit never sends. */
 #define S3_ACL_HEADER "x-wosd-acl"
+
+/* --- object tags (ops_tagging.c) ------------------------------------------------------------
+ * An object's tag set is the stored line "x-wosd-tagging:k=v&…" (percent-encoded; absent: no
+ * tags). */
+#define S3_TAGGING_HEADER "x-wosd-tagging"
+/* An x-amz-tagging / x-wos-tagging header's value checked as S3 checks it; *stored is the line's
+ * value ("" for an empty set). */
+s3_err s3_tagging_from_header(s3_req *q, const char *value, const char **stored);
+/* The same for a Tagging document (PutObjectTagging's body, PostObject's "tagging" field). */
+s3_err s3_tagging_from_document(s3_req *q, const char *data, size_t len, const char **stored);
+/* The number of tags in a stored line's value (NULL or "": 0). */
+int s3_tagging_count(const char *stored);
 /* The canonical canned ACL v names ("private", "public-read", "public-read-write",
  * "authenticated-read", case-insensitively), or NULL. */
 const char *s3_canned_acl(const char *v);
 /* The x-wos-acl / x-amz-acl header of the request: *acl is its canonical name, or NULL when
  * absent. S3E_NotImplemented for any other canned ACL and for x-*-grant-* headers. */
 s3_err s3_acl_from_request(s3_req *q, const char **acl);
+/* stored with any line of that name removed, then "<name>:<value>" added unless value is NULL
+ * (arena memory). */
+const char *s3_headers_set_line(s3_req *q, const char *stored, const char *name, const char *value);
 /* stored with any ACL line removed, then "x-wosd-acl:<acl>" added unless acl is NULL or
  * "private" (arena memory). */
 const char *s3_headers_set_acl(s3_req *q, const char *stored, const char *acl);
@@ -141,7 +156,8 @@ extern const s3_op op_list_buckets, op_create_bucket, op_head_bucket, op_delete_
     op_head_object, op_delete_object, op_initiate_upload, op_upload_part, op_upload_part_copy,
     op_complete_upload, op_abort_upload, op_list_parts, op_list_uploads, op_post_object, op_not_implemented,
     op_get_bucket_policy, op_put_bucket_policy, op_delete_bucket_policy, op_admin,
-    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle, op_restore_object;
+    op_get_bucket_lifecycle, op_put_bucket_lifecycle, op_delete_bucket_lifecycle, op_restore_object,
+    op_get_object_tagging, op_put_object_tagging, op_delete_object_tagging;
 
 /* --- Archive objects (ops_restore.c) ------------------------------------------------------ */
 /* Whether the object's bytes may be read now: any class but Archive, or an Archive object
