@@ -313,6 +313,10 @@ s3_err lc_parse(arena *a, const char *xml, size_t len, lc_config *out, const cha
     if (!e && n > LC_MAX_RULES)
         e = bad(&p, S3E_InvalidArgument, "The lifecycle configuration has more than 1000 rules.");
     if (!e) {
+        /* Only the stored form has it; an unknown value is left at the default, as PUT sets
+         * the setting from its header whatever the body holds. */
+        int m = lc_min_size_parse(xml_attr(a, root, "TransitionDefaultMinimumObjectSize"));
+        out->min_size = m < 0 ? LC_MIN_VARIES : (lc_min_size)m;
         out->rules = arena_alloc(a, (size_t)n * sizeof *out->rules);
         for (xml_node *c = xml_next_child(root, NULL); c && !e; c = xml_next_child(root, c))
             e = parse_rule(&p, c, &out->rules[out->nrules++]);
@@ -362,7 +366,13 @@ static void write_filter(xmlw *w, const lc_rule *r)
 
 void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone)
 {
-    xml_begin(w, "LifecycleConfiguration", ns, standalone);
+    /* The attribute rides in the root's name: the writer has no attributes, and the values
+     * are fixed strings that need no escaping. */
+    static const char *const stored_root[] = {
+        [LC_MIN_VARIES] = "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"varies_by_storage_class\"",
+        [LC_MIN_128K] = "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"all_storage_classes_128K\"",
+    };
+    xml_begin(w, ns ? "LifecycleConfiguration" : stored_root[c->min_size], ns, standalone);
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
         xml_open(w, "Rule");
@@ -396,6 +406,27 @@ void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone)
         xml_close(w, "Rule");
     }
     xml_end(w, "LifecycleConfiguration");
+}
+
+/* --- the default minimum size of transitions ---------------------------------------------- */
+
+int lc_min_size_parse(const char *v)
+{
+    if (!v) return -1;
+    if (!strcmp(v, "all_storage_classes_128K")) return LC_MIN_128K;
+    if (!strcmp(v, "varies_by_storage_class")) return LC_MIN_VARIES;
+    return -1;
+}
+
+const char *lc_min_size_name(lc_min_size m)
+{
+    return m == LC_MIN_128K ? "all_storage_classes_128K" : "varies_by_storage_class";
+}
+
+/* S3 transitions nothing under 128 KiB by default; a rule that names a size chooses for itself. */
+static bool transitions_size(const lc_config *c, const lc_rule *r, int64_t size)
+{
+    return c->min_size != LC_MIN_128K || size >= LC_MIN_TRANSITION_SIZE || r->size_gt >= 0 || r->size_lt >= 0;
 }
 
 /* --- matching ---------------------------------------------------------------------------- */
@@ -470,7 +501,7 @@ lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, in
     const char *cls = NULL;
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *ru = &c->rules[i];
-        if (!rule_applies(ru, key, size)) continue;
+        if (!rule_applies(ru, key, size) || !transitions_size(c, ru, size)) continue;
         for (int t = 0; t < ru->ntrans; t++) {
             const lc_transition *tr = &ru->trans[t];
             int64_t due = tr->days >= 0 ? after_days(mtime_ms, tr->days, day_ms) : tr->date_sec * 1000;

@@ -22,6 +22,14 @@
  *   tests may shorten days (--lifecycle-day-seconds) and a restart changes nothing. A rule
  *   applies to an object when its key has the prefix and its size is strictly between the
  *   bounds (S3: an object of exactly ObjectSizeGreaterThan bytes is not in).
+ * - The configuration's default minimum size for transitions (S3's TransitionDefaultMinimumObjectSize,
+ *   sent as a request header, not in the body): under all_storage_classes_128K, what PUT takes
+ *   when the header is absent, a Transition skips an object smaller than LC_MIN_TRANSITION_SIZE
+ *   unless its rule's filter names a size (S3: a custom ObjectSizeGreaterThan/LessThan takes
+ *   precedence over the default); expirations never look at it. The stored form keeps it as an
+ *   attribute of the root, which lc_parse reads and older binaries pass over; a document without
+ *   it (a client's body, or a store written before wosd knew the setting) is
+ *   varies_by_storage_class, as S3 reports for configurations made before it had the setting.
  */
 #ifndef WOSD_S3_LIFECYCLE_H
 #define WOSD_S3_LIFECYCLE_H
@@ -62,15 +70,32 @@ typedef struct lc_rule {
     int64_t abort_days;        /* AbortIncompleteMultipartUpload, -1 when absent */
 } lc_rule;
 
+/* S3 transitions nothing smaller than 128 KiB by default (since September 2024). */
+#define LC_MIN_TRANSITION_SIZE ((int64_t)131072)
+
+/* TransitionDefaultMinimumObjectSize. S3's varies_by_storage_class keeps small objects out of
+ * its IA classes and lets them into Glacier; wosd reads it as no default minimum for any of
+ * its classes, which is what every configuration did before wosd had the setting, so stores
+ * written then keep their behaviour. */
+typedef enum { LC_MIN_VARIES, LC_MIN_128K } lc_min_size;
+
 typedef struct lc_config {
     int nrules;
     lc_rule *rules;
+    lc_min_size min_size;
 } lc_config;
+
+/* The setting named by a header value, or -1 when the value is not one of S3's two. */
+int lc_min_size_parse(const char *value);
+/* S3's name of the setting: "all_storage_classes_128K" or "varies_by_storage_class". */
+const char *lc_min_size_name(lc_min_size m);
 
 /* Parses a request body (or a stored document) into *out (arena memory). On error *msg may be
  * set to a message for the client (arena memory or static). */
 s3_err lc_parse(arena *a, const char *xml, size_t len, lc_config *out, const char **msg);
-/* Writes the whole document: declaration, LifecycleConfiguration in namespace ns (NULL: none). */
+/* Writes the whole document: declaration, LifecycleConfiguration in namespace ns. ns NULL is the
+ * stored form, whose root also carries min_size (TransitionDefaultMinimumObjectSize="…"): an
+ * answer to a client names the namespace and keeps the setting for a header. */
 void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone);
 
 /* When an enabled rule expires the object (key, size in bytes, mtime_ms): the earliest such
@@ -81,7 +106,8 @@ const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, int6
 
 typedef enum { LC_KEEP, LC_EXPIRE, LC_TRANSITION } lc_action;
 /* What the rules ask of the object now: expire it, move it to *to_class (only ever to a colder
- * class: Standard → IA → Archive), or nothing. *rule (may be NULL) is the deciding rule. */
+ * class: Standard → IA → Archive; never an object under the default minimum size, see above),
+ * or nothing. *rule (may be NULL) is the deciding rule. */
 lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms,
                            const char *storage_class, int64_t now_ms, int64_t day_ms,
                            const char **to_class, const lc_rule **rule);

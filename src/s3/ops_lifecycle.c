@@ -2,7 +2,9 @@
  *
  * The rules are parsed and checked (lifecycle.c) before they are stored, and stored in their
  * canonical form without a namespace, so GET answers the same document in either dialect and
- * the background worker (lc_worker.c) reads exactly what was accepted. */
+ * the background worker (lc_worker.c) reads exactly what was accepted. The header
+ * x-amz-/x-wos-transition-default-minimum-object-size is stored with them (lifecycle.h) and
+ * answered on PUT and GET, as S3 does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +30,21 @@ static bool has_checksum_header(s3_req *q)
     return false;
 }
 
+/* TransitionDefaultMinimumObjectSize, a header beside the rules (x-wos- in the WOS dialect):
+ * all_storage_classes_128K when absent, as in S3 since September 2024; -1 when not S3's. */
+static int min_size_header(s3_req *q)
+{
+    const char *v = s3_xhdr(q, "transition-default-minimum-object-size");
+    return v ? lc_min_size_parse(v) : LC_MIN_128K;
+}
+
 static s3_err put_lifecycle_begin(s3_req *q)
 {
     s3_err e = bucket_exists(q);
     if (e) return e;
+    if (min_size_header(q) < 0)
+        return s3_fail(q, S3E_InvalidRequest,
+                       "TransitionDefaultMinimumObjectSize must be all_storage_classes_128K or varies_by_storage_class");
     const char *cm = http_header(q->http, "Content-MD5");
     /* S3 insists on an integrity check of this body (boto3 and the AWS CLI always send one);
      * WOS documents none, so its clients are checked only when they send Content-MD5. */
@@ -51,6 +64,7 @@ static s3_err put_lifecycle_end(s3_req *q)
     lc_config c;
     const char *msg;
     if ((e = lc_parse(q->a, body, q->xml_body.len, &c, &msg))) return s3_fail(q, e, msg);
+    c.min_size = (lc_min_size)min_size_header(q);   /* checked at begin */
     xmlw w = {0};
     lc_write(&w, &c, NULL, false);
     buf_append(&w.b, "", 1);   /* NUL-terminated for the store */
@@ -58,6 +72,7 @@ static s3_err put_lifecycle_end(s3_req *q)
     buf_free(&w.b);
     if (st == META_NOT_FOUND) return S3E_NoSuchBucket;
     if (st != META_OK) return S3E_InternalError;
+    s3_resp_xhdr(q, "transition-default-minimum-object-size", lc_min_size_name(c.min_size));
     s3_respond_empty(q, 200);
     return S3E_OK;
 }
@@ -80,6 +95,7 @@ static s3_err get_lifecycle_end(s3_req *q)
     if (lc_parse(q->a, doc, strlen(doc), &c, &msg)) return S3E_InternalError;   /* stored, so accepted once */
     xmlw w = {0};
     lc_write(&w, &c, s3_ns(q), q->dialect == DIALECT_WOS);
+    s3_resp_xhdr(q, "transition-default-minimum-object-size", lc_min_size_name(c.min_size));
     s3_respond_xml(q, 200, &w);
     return S3E_OK;
 }

@@ -57,3 +57,11 @@ char *xml_child_text(arena *a, xml_node *n, const char *name)
     xml_node *c = xml_child(n, name);
     return c ? xml_text(a, c) : NULL;
 }
+
+char *xml_attr(arena *a, xml_node *n, const char *name)
+{
+    xmlChar *v = xmlGetNoNsProp((xmlNodePtr)n, (const xmlChar *)name);
+    char *s = v ? arena_strdup(a, (const char *)v) : NULL;
+    xmlFree(v);
+    return s;
+}

@@ -29,5 +29,7 @@ const char *xml_name(xml_node *n);
 char *xml_text(arena *a, xml_node *n);
 /* Text of the named child, or NULL when there is no such child. */
 char *xml_child_text(arena *a, xml_node *n, const char *name);
+/* The value of the element's attribute `name` (no namespace; arena copy), or NULL. */
+char *xml_attr(arena *a, xml_node *n, const char *name);
 
 #endif

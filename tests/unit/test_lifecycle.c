@@ -269,12 +269,115 @@ static void test_matching_by_size(void **state)
     arena_free(a);
 }
 
+/* S3's default minimum size for transitions (TransitionDefaultMinimumObjectSize): under
+ * all_storage_classes_128K nothing smaller than 128 KiB transitions unless its rule names a size;
+ * expirations never look at it. */
+static void test_default_minimum_size(void **state)
+{
+    (void)state;
+    enum { K128 = 131072 };
+    arena *a = arena_new(4096);
+    lc_config c = parse_ok(a, "<LifecycleConfiguration>"
+        "<Rule><ID>cold</ID><Filter><Prefix>t/</Prefix></Filter><Status>Enabled</Status>"
+        "<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition>"
+        "<Expiration><Days>5</Days></Expiration></Rule>"
+        "<Rule><ID>sized</ID><Filter><And><Prefix>s/</Prefix><ObjectSizeGreaterThan>1000</ObjectSizeGreaterThan>"
+        "</And></Filter><Status>Enabled</Status>"
+        "<Transition><Days>1</Days><StorageClass>Archive</StorageClass></Transition></Rule>"
+        "<Rule><ID>below</ID><Filter><And><Prefix>l/</Prefix><ObjectSizeLessThan>5000</ObjectSizeLessThan>"
+        "</And></Filter><Status>Enabled</Status>"
+        "<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition></Rule>"
+        "</LifecycleConfiguration>");
+    /* a document without the setting (a store from before it) keeps no minimum */
+    assert_int_equal(c.min_size, LC_MIN_VARIES);
+    const char *to = NULL;
+    const lc_rule *by = NULL;
+    int64_t now = T0 + DAY;
+    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(to, "IA");
+
+    /* what a PUT without the header stores: small objects stay where they are */
+    c.min_size = LC_MIN_128K;
+    to = NULL;
+    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_null(to);
+    assert_int_equal(lc_object_action(&c, "t/k", K128 - 1, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "t/k", 0, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    /* "smaller than 128 KB" are kept: exactly 128 KiB moves */
+    assert_int_equal(lc_object_action(&c, "t/k", K128, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(to, "IA");
+    assert_int_equal(lc_object_action(&c, "t/k", 200 * 1024, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    /* a rule's own size condition takes precedence, GreaterThan or LessThan */
+    assert_int_equal(lc_object_action(&c, "s/k", 1001, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(to, "Archive");
+    assert_string_equal(by->id, "sized");
+    assert_int_equal(lc_object_action(&c, "s/k", 1000, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "l/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_string_equal(by->id, "below");
+    /* expiration is never held back */
+    int64_t at = 0;
+    assert_string_equal(lc_expiry(&c, "t/k", 10, T0, DAY, &at)->id, "cold");
+    assert_int_equal(at, T0 + 5 * DAY);
+    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", T0 + 5 * DAY, DAY, &to, &by), LC_EXPIRE);
+    assert_string_equal(by->id, "cold");
+
+    /* varies_by_storage_class: no default minimum for wosd's classes */
+    c.min_size = LC_MIN_VARIES;
+    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+
+    /* the names, and only S3's */
+    assert_int_equal(lc_min_size_parse("all_storage_classes_128K"), LC_MIN_128K);
+    assert_int_equal(lc_min_size_parse("varies_by_storage_class"), LC_MIN_VARIES);
+    assert_int_equal(lc_min_size_parse("all_storage_classes_128k"), -1);
+    assert_int_equal(lc_min_size_parse(""), -1);
+    assert_int_equal(lc_min_size_parse(NULL), -1);
+    assert_string_equal(lc_min_size_name(LC_MIN_128K), "all_storage_classes_128K");
+    assert_string_equal(lc_min_size_name(LC_MIN_VARIES), "varies_by_storage_class");
+    arena_free(a);
+}
+
+/* The setting lives in the stored form (an attribute of the root, which lc_parse reads back) and
+ * never in an answer's document, which names a namespace. */
+static void test_default_minimum_size_stored(void **state)
+{
+    (void)state;
+    for (int m = LC_MIN_VARIES; m <= LC_MIN_128K; m++) {
+        arena *a = arena_new(4096);
+        lc_config c = parse_ok(a, doc(a, "<Filter/>", EXP));
+        c.min_size = (lc_min_size)m;
+        xmlw w = {0};
+        lc_write(&w, &c, NULL, false);
+        char *stored = arena_strndup(a, w.b.data, w.b.len);
+        buf_free(&w.b);
+        assert_non_null(strstr(stored, arena_printf(a, "<LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"%s\">",
+                                                    lc_min_size_name(c.min_size))));
+        lc_config back = parse_ok(a, stored);
+        assert_int_equal(back.min_size, m);
+        assert_string_equal(canonical(a, stored), canonical(a, canonical(a, stored)));
+        lc_write(&w, &back, "http://s3.amazonaws.com/doc/2006-03-01/", false);
+        char *answer = arena_strndup(a, w.b.data, w.b.len);
+        buf_free(&w.b);
+        assert_null(strstr(answer, "TransitionDefaultMinimumObjectSize"));
+        assert_non_null(strstr(answer, "<LifecycleConfiguration xmlns="));
+        arena_free(a);
+    }
+    /* an unknown value (only a client's body could hold one; PUT takes the header) is the default */
+    arena *a = arena_new(4096);
+    lc_config c = parse_ok(a, "<LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"tiny\"><Rule><ID>r</ID>"
+                              "<Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"
+                              "</LifecycleConfiguration>");
+    assert_int_equal(c.min_size, LC_MIN_VARIES);
+    arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size_filters_written_canonically),
         cmocka_unit_test(test_size_filters_refused),
         cmocka_unit_test(test_matching_by_size),
+        cmocka_unit_test(test_default_minimum_size),
+        cmocka_unit_test(test_default_minimum_size_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
