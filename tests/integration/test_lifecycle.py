@@ -8,6 +8,7 @@ import datetime
 import email.utils
 import hashlib
 import os
+import sqlite3
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from botocore.exceptions import ClientError
 
 import wos_client as wc
 from conftest import make_bucket_name, payload
-from helpers import assert_error, assert_ok
+from helpers import assert_error, assert_ok, expect_client_error, norm_class
 
 
 def _md5(body):
@@ -45,6 +46,30 @@ WOS_DOC = """<LifecycleConfiguration xmlns="https://www.wangsu.com/document">
 def rule_xml(body, rid="r", status="Enabled", filt="<Filter><Prefix>p/</Prefix></Filter>"):
     return ("<LifecycleConfiguration><Rule><ID>%s</ID>%s<Status>%s</Status>%s</Rule></LifecycleConfiguration>"
             % (rid, filt, status, body))
+
+
+MIN_SIZE = "transition-default-minimum-object-size"   # x-amz- / x-wos- header suffix
+
+
+def put_lc_boto(s3, bucket, rules, min_size=None):
+    """PutBucketLifecycleConfiguration with TransitionDefaultMinimumObjectSize when given. Debian's
+    botocore (1.29) predates the parameter, so the header goes in before signing; returns the
+    response headers."""
+    def add_header(request, **kw):
+        request.headers["x-amz-" + MIN_SIZE] = min_size
+    if min_size is not None:
+        s3.meta.events.register("before-sign.s3.PutBucketLifecycleConfiguration", add_header)
+    try:
+        r = s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    finally:
+        if min_size is not None:
+            s3.meta.events.unregister("before-sign.s3.PutBucketLifecycleConfiguration", add_header)
+    return r["ResponseMetadata"]["HTTPHeaders"]
+
+
+def get_min_size_boto(s3, bucket):
+    r = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    return r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-" + MIN_SIZE)
 
 
 # ------------------------------------------------------------------------------ configuration
@@ -326,6 +351,72 @@ def test_lifecycle_permissions(server, bucket):
     assert s3writer.raw().delete(bucket, query="lifecycle").status == 204
 
 
+def test_transition_default_minimum_size_boto3(server_factory, bucket_name):
+    """S3's TransitionDefaultMinimumObjectSize: a request header on PUT (all_storage_classes_128K when
+    absent), answered as a header on PUT and GET, kept with the rules across a restart, and never in
+    the document."""
+    srv = server_factory("lc-minsize")
+    s3 = srv.boto()
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    rules = [{"ID": "ia", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+              "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}]
+    assert put_lc_boto(s3, b, rules).get("x-amz-" + MIN_SIZE) == "all_storage_classes_128K"
+    assert get_min_size_boto(s3, b) == "all_storage_classes_128K"
+    assert put_lc_boto(s3, b, rules, "varies_by_storage_class").get("x-amz-" + MIN_SIZE) == "varies_by_storage_class"
+    assert get_min_size_boto(s3, b) == "varies_by_storage_class"
+    # only S3's two values; a refused PUT leaves the stored configuration as it was
+    for bad in ("all_storage_classes_128k", "128K", "none"):
+        e = expect_client_error(400, "InvalidRequest", put_lc_boto, s3, b, rules, bad)
+        assert "TransitionDefaultMinimumObjectSize" in e.response["Error"]["Message"]
+    assert get_min_size_boto(s3, b) == "varies_by_storage_class"
+    # the document is S3's: no trace of the setting in it
+    r = assert_ok(srv.client("aws4").get(b, query="lifecycle"))
+    assert b"TransitionDefaultMinimumObjectSize" not in r.body and b"128K" not in r.body, r.body
+    assert r.header("x-amz-" + MIN_SIZE) == "varies_by_storage_class"
+    srv.restart()
+    s3 = srv.boto()
+    assert get_min_size_boto(s3, b) == "varies_by_storage_class"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"] == [
+        {"ID": "ia", "Filter": {"Prefix": "d/"}, "Status": "Enabled", "Transitions": [{"Days": 30, "StorageClass": "IA"}]}]
+    # a new PUT without the header is back to the default
+    put_lc_boto(s3, b, rules)
+    assert get_min_size_boto(s3, b) == "all_storage_classes_128K"
+    # rules stored by a wosd from before the setting (no attribute on the stored root) read as
+    # varies_by_storage_class, S3's value for configurations made before it had the setting
+    srv.stop()
+    db = sqlite3.connect(os.path.join(srv.data_dir, "meta.db"))
+    with db:
+        (stored,) = db.execute("SELECT document FROM bucket_lifecycle WHERE bucket=?", (b,)).fetchone()
+        assert ' TransitionDefaultMinimumObjectSize="all_storage_classes_128K">' in stored, stored
+        old = stored.replace(' TransitionDefaultMinimumObjectSize="all_storage_classes_128K"', "")
+        db.execute("UPDATE bucket_lifecycle SET document=? WHERE bucket=?", (old, b))
+    db.close()
+    srv.start(keep_port=True)
+    s3 = srv.boto()
+    assert get_min_size_boto(s3, b) == "varies_by_storage_class"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"][0]["ID"] == "ia"
+
+
+def test_transition_default_minimum_size_wos(server, bucket_name):
+    """The WOS dialect's spelling: x-wos-transition-default-minimum-object-size, both ways."""
+    c = server.client("wos4")
+    b = bucket_name()
+    assert_ok(c.create_bucket(b))
+    doc = rule_xml("<Transition><Days>30</Days><StorageClass>IA</StorageClass></Transition>")
+    r = assert_ok(put_lc(c, b, doc))
+    assert r.header("x-wos-" + MIN_SIZE) == "all_storage_classes_128K", r
+    assert r.header("x-amz-" + MIN_SIZE) is None
+    assert assert_ok(c.get(b, query="lifecycle")).header("x-wos-" + MIN_SIZE) == "all_storage_classes_128K"
+    r = assert_ok(put_lc(c, b, doc, extra=[("x-wos-" + MIN_SIZE, "varies_by_storage_class")]))
+    assert r.header("x-wos-" + MIN_SIZE) == "varies_by_storage_class", r
+    r = assert_ok(c.get(b, query="lifecycle"))
+    assert r.header("x-wos-" + MIN_SIZE) == "varies_by_storage_class", r
+    assert b"TransitionDefaultMinimumObjectSize" not in r.body
+    assert_error(put_lc(c, b, doc, extra=[("x-wos-" + MIN_SIZE, "everything")]), 400, "InvalidRequest")
+    assert c.get(b, query="lifecycle").header("x-wos-" + MIN_SIZE) == "varies_by_storage_class"
+
+
 # ------------------------------------------------------------------------------ Archive and restore
 
 RESTORE_DELAY = 0.6   # --archive-restore-delay
@@ -562,9 +653,11 @@ def test_worker_transitions_then_archive(lc_server):
     assert_ok(c.put(b, "data/big", big))
     assert_ok(c.put(b, "data/small", b"tiny"))
     assert_ok(c.put(b, "other/x", b"stays standard"))
+    # varies_by_storage_class: small objects transition too (S3's default would keep "tiny" back)
     assert_ok(put_lc(c, b, rule_xml("<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition>"
                                     "<Transition><Days>3</Days><StorageClass>Archive</StorageClass></Transition>",
-                                    filt="<Filter><Prefix>data/</Prefix></Filter>")))
+                                    filt="<Filter><Prefix>data/</Prefix></Filter>"),
+                     extra=[("x-wos-" + MIN_SIZE, "varies_by_storage_class")]))
 
     def cls(k):
         return c.head(b, k).header("x-wos-storage-class")
@@ -580,6 +673,45 @@ def test_worker_transitions_then_archive(lc_server):
     assert restore(c, b, "data/big").status == 202
     assert wc.wait_until(lambda: c.get(b, "data/big").status == 200, timeout=10)
     assert c.get(b, "data/big").body == big
+
+
+def test_worker_keeps_small_objects_from_transitions(lc_server):
+    """S3's default since September 2024: nothing under 128 KiB transitions, unless the rule names a
+    size or the configuration says varies_by_storage_class; expiration is not held back."""
+    s3 = lc_server.boto()
+    buckets = {name: make_bucket_name("lc-min-" + name) for name in ("default", "varies", "sized")}
+    for b in buckets.values():
+        s3.create_bucket(Bucket=b)
+        s3.put_object(Bucket=b, Key="d/small", Body=b"tiny")
+        s3.put_object(Bucket=b, Key="d/under", Body=payload(128 * 1024 - 1, seed=2))
+        s3.put_object(Bucket=b, Key="d/big", Body=payload(200 * 1024, seed=3))
+        s3.put_object(Bucket=b, Key="e/small", Body=b"goes")
+    ia = [{"Days": 1, "StorageClass": "STANDARD_IA"}]
+    expire = {"ID": "exp", "Filter": {"Prefix": "e/"}, "Status": "Enabled", "Expiration": {"Days": 1}}
+    put_lc_boto(s3, buckets["default"], [{"ID": "ia", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+                                          "Transitions": ia}, expire])
+    put_lc_boto(s3, buckets["varies"], [{"ID": "ia", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+                                         "Transitions": ia}, expire], "varies_by_storage_class")
+    put_lc_boto(s3, buckets["sized"], [{"ID": "ia", "Filter": {"And": {"Prefix": "d/", "ObjectSizeGreaterThan": 1}},
+                                        "Status": "Enabled", "Transitions": ia}, expire])
+
+    def cls(b, k):
+        return norm_class(s3.head_object(Bucket=b, Key=k).get("StorageClass"))
+
+    def gone(b, k):
+        try:
+            s3.head_object(Bucket=b, Key=k)
+            return False
+        except ClientError as e:
+            return e.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    for name in ("varies", "sized"):
+        b = buckets[name]
+        assert wc.wait_until(lambda: all(cls(b, k) == "IA" for k in ("d/small", "d/under", "d/big")), timeout=10), name
+    b = buckets["default"]
+    assert wc.wait_until(lambda: cls(b, "d/big") == "IA", timeout=10)
+    assert wc.wait_until(lambda: all(gone(x, "e/small") for x in buckets.values()), timeout=10)
+    time.sleep(2 * LDAY)   # the worker had every chance to move the small ones too
+    assert cls(b, "d/small") == "Standard" and cls(b, "d/under") == "Standard"
 
 
 def test_worker_aborts_stale_uploads(lc_server):
@@ -758,9 +890,10 @@ def test_lifecycle_transition_moves_bytes(server_factory, bucket_name):
     s3.put_object(Bucket=b, Key="d/inline", Body=b"small")
     etag_multi = s3.head_object(Bucket=b, Key="d/multi")["ETag"]
     assert len(blob_files(data)) == 3
-    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
-        {"ID": "cold", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
-         "Transitions": [{"Days": 1, "StorageClass": "STANDARD_IA"}, {"Days": 3, "StorageClass": "GLACIER"}]}]})
+    # varies_by_storage_class, so the inline object (no blob to move) transitions too
+    put_lc_boto(s3, b, [{"ID": "cold", "Filter": {"Prefix": "d/"}, "Status": "Enabled",
+                         "Transitions": [{"Days": 1, "StorageClass": "STANDARD_IA"}, {"Days": 3, "StorageClass": "GLACIER"}]}],
+                "varies_by_storage_class")
 
     def classes():
         return {k: s3.head_object(Bucket=b, Key=k)["StorageClass"] for k in ("d/single", "d/multi", "d/inline")}
