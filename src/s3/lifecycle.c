@@ -368,11 +368,12 @@ void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone)
 {
     /* The attribute rides in the root's name: the writer has no attributes, and the values
      * are fixed strings that need no escaping. */
-    static const char *const stored_root[] = {
-        [LC_MIN_VARIES] = "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"varies_by_storage_class\"",
-        [LC_MIN_128K] = "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"all_storage_classes_128K\"",
-    };
-    xml_begin(w, ns ? "LifecycleConfiguration" : stored_root[c->min_size], ns, standalone);
+    const char *root = "LifecycleConfiguration";
+    if (!ns)
+        root = c->min_size == LC_MIN_128K
+                   ? "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"all_storage_classes_128K\""
+                   : "LifecycleConfiguration TransitionDefaultMinimumObjectSize=\"varies_by_storage_class\"";
+    xml_begin(w, root, ns, standalone);
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
         xml_open(w, "Rule");
