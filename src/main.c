@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "store/blob.h"
 #include "store/datadir.h"
 #include "store/meta.h"
+#include "util/cpus.h"
 #include "util/hash.h"
 #include "util/log.h"
 
@@ -54,7 +54,8 @@ static const char usage_serve[] =
     "  --region REGION        the region signatures must name (default us-east-1)\n"
     "  --fsync always|none    always (default): an acknowledged write is on disk;\n"
     "                         none: faster, but a power loss may lose recent writes\n"
-    "  --threads N            HTTP event threads (default: one per core it may run on)\n"
+    "  --threads N            HTTP event threads (default: one per CPU it may use: its\n"
+    "                         affinity, bounded by a cgroup v2 CPU quota; at most 256)\n"
     "  --max-connections N    connection limit (default 10000)\n"
     "  --min-part-size BYTES  smallest part but the last that Complete accepts (default and\n"
     "                         maximum 5242880, as S3; smaller only for tests and benchmarks)\n"
@@ -203,15 +204,13 @@ static int data_dir_writable(const char *dir)
     return -1;
 }
 
-/* One event thread per core the process may run on: under taskset or a container's cpuset
- * that is fewer than the machine has, and a second event thread on one core only adds
- * switches between them. */
-static long usable_cpus(void)
+/* One event thread per CPU the process may use (cpus_usable: its affinity, under taskset or a
+ * cpuset, bounded by a cgroup CPU quota): a second event thread per CPU only adds switches
+ * between them, and threads beyond a quota are throttled. */
+static long default_threads(void)
 {
-    cpu_set_t set;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
-    return n < 1 ? 1 : n > 256 ? 256 : n;   /* --threads takes up to 256 */
+    long n = cpus_usable();
+    return n > 256 ? 256 : n;   /* --threads takes up to 256 */
 }
 
 static int serve(int argc, char **argv)
@@ -219,7 +218,7 @@ static int serve(int argc, char **argv)
     const char *listen = "127.0.0.1:9000", *data = "./data", *region = "us-east-1", *fsync_mode = "always";
     const char *domains[S3_MAX_DOMAINS];
     int ndomains = 0;
-    long threads = usable_cpus(), max_conn = 10000, idle = 60;
+    long threads = default_threads(), max_conn = 10000, idle = 60;
     long long min_part = S3_MIN_PART_SIZE;
     double restore_delay = 3, day_seconds = 86400, lc_interval = -1;
     long lc_batch = 100;
