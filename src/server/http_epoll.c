@@ -1209,6 +1209,31 @@ static void free_dead(loop *lp)
     }
 }
 
+/* Closes every connection the loop holds, those handed to it and not yet adopted included,
+ * but while parked_too is false those whose end() runs elsewhere (C_WORK): their thread
+ * hands them back. A loop calls it as it exits (false); free_server again once every loop,
+ * worker and the group thread has ended (true): by then nothing else can add a connection to
+ * the loop, and another loop may have handed it one after it exited (an accept in a batch of
+ * events begun before http_stop gave up waiting for every loop to take the listener out). */
+static void loop_close_all(loop *lp, bool parked_too)
+{
+    pthread_mutex_lock(&lp->mu);
+    conn *adopted = lp->adopted;
+    lp->adopted = NULL;
+    if (parked_too) lp->resumed = NULL;   /* handed back unanswered: C_WORK, still in conns */
+    pthread_mutex_unlock(&lp->mu);
+    for (conn *c = adopted, *next; c; c = next) {
+        next = c->next_job;
+        c->next_job = NULL;
+        conn_adopt(c);
+    }
+    for (conn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        if (parked_too || c->st != C_WORK) conn_close(c);
+    }
+    free_dead(lp);
+}
+
 static void *loop_main(void *arg)
 {
     loop *lp = arg;
@@ -1261,23 +1286,7 @@ static void *loop_main(void *arg)
         free_dead(lp);
         if (atomic_load(&s->quit)) break;
     }
-    /* Closing: every connection the thread still holds (those handed to it last included), but
-     * those whose end() is running on a worker (http_stop frees those once the workers are
-     * done). */
-    pthread_mutex_lock(&lp->mu);
-    conn *adopted = lp->adopted;
-    lp->adopted = NULL;
-    pthread_mutex_unlock(&lp->mu);
-    for (conn *c = adopted, *next; c; c = next) {
-        next = c->next_job;
-        c->next_job = NULL;
-        conn_adopt(c);
-    }
-    for (conn *c = lp->conns, *next; c; c = next) {
-        next = c->next;
-        if (c->st != C_WORK) conn_close(c);
-    }
-    free_dead(lp);
+    loop_close_all(lp, false);
     return NULL;
 }
 
@@ -1322,12 +1331,8 @@ static void free_server(http_server *s)
 {
     for (unsigned i = 0; i < s->nloops; i++) {
         loop *lp = &s->loops[i];
-        /* What is left was parked on a worker when the loop stopped. */
-        for (conn *c = lp->conns, *next; c; c = next) {
-            next = c->next;
-            conn_close(c);
-        }
-        free_dead(lp);
+        /* What is left was parked on a worker when the loop stopped, or handed to it after. */
+        loop_close_all(lp, true);
         for (unsigned k = 0; k < lp->nin_free; k++) free(lp->in_free[k]);
         free(lp->in_free);
         free(lp->scratch);
