@@ -550,6 +550,15 @@ meta_status authz_bucket(const char *name, meta_bucket *out)
     return META_OK;
 }
 
+bool authz_allows(s3_req *q, iam_action a, const char *bucket, const char *key, const char *obj_headers)
+{
+    if (q->who.root) return true;
+    iam_request r;
+    request_init(q, &r, a, bucket, key);
+    const char *why;
+    return decide(q, cache_get(), &r, obj_headers, false, &why) > 0;
+}
+
 bool authz_may_list(s3_req *q, const meta_bucket *b)
 {
     if (q->who.root) return true;

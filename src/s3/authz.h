@@ -54,6 +54,10 @@ s3_err authz_request(s3_req *q);
  * S3E_InternalError. */
 s3_err authz_check(s3_req *q, iam_action a, const char *bucket, const char *key, const char *obj_headers);
 
+/* The same decision asked quietly (nothing logged): whether the principal may. For what an
+ * answer shows only to those allowed (GetObject's tag count). */
+bool authz_allows(s3_req *q, iam_action a, const char *bucket, const char *key, const char *obj_headers);
+
 /* ListBuckets' filter: whether the principal may list bucket b (GetBucket allowed in the most
  * favourable condition context, by policy, ACL or ownership). */
 bool authz_may_list(s3_req *q, const meta_bucket *b);

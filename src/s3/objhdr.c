@@ -31,7 +31,7 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
 {
     buf b = {0};
     size_t meta_size = 0;
-    bool tagged = false;
+    const char *wos_tags = NULL, *amz_tags = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i], *value = values[i];
         /* What is kept starts with c (content-*, cache-control), e (expires) or x (metadata):
@@ -42,6 +42,14 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
         for (int k = 0; system_headers[k]; k++)
             if (strcasecmp(name, system_headers[k]) == 0) stored = system_headers[k];
         bool is_meta = str_has_prefix_ci(name, "x-wos-meta-") || str_has_prefix_ci(name, "x-amz-meta-");
+        if (!is_meta && !strcasecmp(name, "x-wos-tagging")) {
+            if (!wos_tags) wos_tags = value;
+            continue;
+        }
+        if (!is_meta && !strcasecmp(name, "x-amz-tagging")) {
+            if (!amz_tags) amz_tags = value;
+            continue;
+        }
         /* One line per header: a line break in a stored name or value (possible in a POST form
          * field) would forge lines such as the ACL's. */
         if ((stored || is_meta) && (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))) {
@@ -59,18 +67,6 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
             buf_printf(&b, "%s:%s\n", stored, value);
             continue;
         }
-        if (!is_meta && (!strcasecmp(name, "x-amz-tagging") || !strcasecmp(name, "x-wos-tagging"))) {
-            /* The tag set a write gives (PutObject, CreateMultipartUpload, a copy's REPLACE). */
-            const char *tags;
-            s3_err e = s3_tagging_from_header(q, value, &tags);
-            if (e) {
-                buf_free(&b);
-                return e;
-            }
-            if (*tags && !tagged) buf_printf(&b, "%s:%s\n", S3_TAGGING_HEADER, tags);
-            tagged = true;
-            continue;
-        }
         const char *mname = NULL;
         if (str_has_prefix_ci(name, "x-wos-meta-") || str_has_prefix_ci(name, "x-amz-meta-")) mname = name + 11;
         if (mname && *mname) {
@@ -81,6 +77,21 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
                 buf_append(&b, &c, 1);
             }
             buf_printf(&b, ":%s\n", value);
+        }
+    }
+    /* The tag set: x-wos-tagging's when given, else x-amz-tagging's (as s3_xhdr chooses). A
+     * copy decides its tags itself (x-amz-tagging-directive), so it takes none here. */
+    const char *tagging = wos_tags ? wos_tags : amz_tags;
+    if (tagging && q->op != &op_copy_object) {
+        const char *tags;
+        s3_err e = s3_tagging_from_header(q, tagging, &tags);
+        if (e) {
+            buf_free(&b);
+            return e;
+        }
+        if (*tags) {
+            buf_printf(&b, "%s:%s\n", S3_TAGGING_HEADER, tags);
+            q->sets_tags = true;
         }
     }
     if (meta_size > S3_MAX_USER_META) {

@@ -59,6 +59,7 @@ static s3_err initiate_settle(s3_req *q, const meta_bucket *b, const char *acl, 
     snprintf(u->owner, sizeof u->owner, "%s", s3_owner_id(q));
     s3_err e = s3_headers_collect(q, &u->headers);
     if (e) return e;
+    if ((e = s3_tagging_write_allowed(q, q->bucket, q->key, NULL))) return e;
     /* The ACL travels with the upload and becomes the object's at Complete. */
     u->headers = s3_headers_set_acl(q, u->headers, acl);
     int64_t expiry_days;

@@ -92,6 +92,7 @@ static s3_err put_begin(s3_req *q)
     const char *sc = s3_xhdr(q, "storage-class");
     if (sc && !(s->storage_class = s3_storage_class_parse(sc))) return S3E_InvalidStorageClass;
     if ((e = s3_headers_collect(q, &s->headers))) return e;
+    if ((e = s3_tagging_write_allowed(q, q->bucket, q->key, NULL))) return e;
     if ((e = headers_with_request_acl(q, s->headers, &s->headers))) return e;
     /* Early, before the body: the answer at the end is the one that counts. */
     if ((e = s3_write_conditions(q, NULL))) return e;
@@ -203,9 +204,10 @@ static s3_err read_object(s3_req *q, bool head)
     http_resp_header(q->http, "Last-Modified", lm);
     http_resp_header(q->http, "Accept-Ranges", "bytes");
     s3_resp_xhdr(q, "storage-class", o.storage_class);
-    /* GetObject says how many tags the object has (HeadObject does not, in S3). */
-    int ntags = head ? 0 : s3_tagging_count(s3_headers_find(q, o.headers, S3_TAGGING_HEADER));
-    if (ntags) s3_resp_xhdr(q, "tagging-count", arena_printf(q->a, "%d", ntags));
+    /* How many tags the object has, to those who may read them (S3, on GET and HEAD). */
+    int ntags = s3_tagging_count(s3_headers_find(q, o.headers, S3_TAGGING_HEADER));
+    if (ntags && authz_allows(q, IAM_ACT_GET_OBJECT_TAGGING, q->bucket, q->key, o.headers))
+        s3_resp_xhdr(q, "tagging-count", arena_printf(q->a, "%d", ntags));
     s3_restore_headers(q, &o);
     s3_expiration_header(q, &o);
     /* response-* overrides replace the stored values in this answer only. */
@@ -317,6 +319,7 @@ static s3_err copy_end(s3_req *q)
         tags = NULL;
         if (req && (e = s3_tagging_from_header(q, req, &tags))) return e;
         if (tags && !*tags) tags = NULL;
+        if ((e = s3_tagging_write_allowed(q, q->bucket, q->key, tags))) return e;
     }
     headers = s3_headers_set_line(q, headers, S3_TAGGING_HEADER, tags);
     /* A copy does not inherit the source's ACL (S3): it takes the request's. */

@@ -268,12 +268,12 @@ static s3_err start_file(s3_req *q, post_state *s)
     if ((e = s3_headers_collect_pairs(q, n, names, values, &s->headers))) return e;
     s->headers = s3_headers_set_acl(q, s->headers, acl);
     /* S3's form field for tags is a Tagging document, not x-amz-tagging's query form. */
-    const char *tagging = field(s, "tagging");
+    const char *tagging = field(s, "tagging"), *tags = NULL;
     if (tagging) {
-        const char *tags;
         if ((e = s3_tagging_from_document(q, tagging, strlen(tagging), &tags))) return e;
         s->headers = s3_headers_set_line(q, s->headers, S3_TAGGING_HEADER, *tags ? tags : NULL);
     }
+    if ((e = s3_tagging_write_allowed(q, q->bucket, key, tags))) return e;
     return objw_new_for(q, -1, true, s->storage_class, &s->w);
 }
 

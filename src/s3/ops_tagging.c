@@ -31,16 +31,35 @@ static size_t chars(const char *s)
     return n;
 }
 
+/* The code point starting at *p (valid UTF-8), advancing *p past it. */
+static unsigned next_cp(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    unsigned c = s[0];
+    int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    if (n) c &= 0x3Fu >> n;
+    for (int i = 1; i <= n; i++) c = (c << 6) | (s[i] & 0x3Fu);
+    *p = s + n + 1;
+    return c;
+}
+
 /* S3's pattern for a tag's key and value, ^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$: ASCII letters, digits,
- * space and those seven signs; any other character must be a non-ASCII letter, separator or
- * number, which is taken on trust for every non-ASCII character (no Unicode tables here). */
+ * space and those seven signs. Beyond ASCII there are no Unicode tables here: a character is
+ * taken for a letter, separator or number unless it is a control (U+0080–U+009F), the BOM, or
+ * in the blocks of pictographs and emoji (U+2190–U+2BFF, U+1F000–U+1FAFF), which S3 refuses. */
 static bool tag_chars_ok(const char *s)
 {
     if (!utf8_valid(s, strlen(s))) return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) continue;
-        if (!strchr(" _.:/=+-@", c)) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned c = next_cp(&p);
+        if (c >= 0x80) {
+            if ((c >= 0x80 && c <= 0x9F) || c == 0xFEFF || (c >= 0x2190 && c <= 0x2BFF) ||
+                (c >= 0x1F000 && c <= 0x1FAFF))
+                return false;
+            continue;
+        }
+        if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) continue;
+        if (!strchr(" _.:/=+-@", (int)c)) return false;
     }
     return true;
 }
@@ -113,10 +132,20 @@ s3_err s3_tagging_from_header(s3_req *q, const char *value, const char **stored)
     static const char bad[] = "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
                               "parameters without tag name duplicates.";
     if (n < 0) return s3_fail(q, S3E_InvalidArgument, bad);
+    /* A pair without a key, or bytes that are not UTF-8 once decoded, are not that encoding. */
+    for (int i = 0; i < n && i <= MAX_TAGS; i++)
+        if (!*t[i].key || !utf8_valid(t[i].key, strlen(t[i].key)) || !utf8_valid(t[i].value, strlen(t[i].value)))
+            return s3_fail(q, S3E_InvalidArgument, bad);
     s3_err e = tags_check(q, t, n, S3E_InvalidArgument, bad);
     if (e) return e;
     *stored = tags_encode(q, t, n);
     return S3E_OK;
+}
+
+s3_err s3_tagging_write_allowed(s3_req *q, const char *bucket, const char *key, const char *tags)
+{
+    if (!q->sets_tags && !(tags && *tags)) return S3E_OK;
+    return authz_check(q, IAM_ACT_PUT_OBJECT_TAGGING, bucket, key, "");
 }
 
 int s3_tagging_count(const char *stored)
@@ -180,6 +209,19 @@ static s3_err get_tagging_end(s3_req *q)
     return S3E_OK;
 }
 
+/* S3's schema for a Tag: one Key and one Value, in that order or not, each of text only. */
+static bool tag_shape_ok(xml_node *t)
+{
+    int keys = 0, values = 0;
+    for (xml_node *c = xml_next_child(t, NULL); c; c = xml_next_child(t, c)) {
+        if (xml_next_child(c, NULL)) return false;   /* an element inside */
+        if (!strcmp(xml_name(c), "Key")) keys++;
+        else if (!strcmp(xml_name(c), "Value")) values++;
+        else return false;
+    }
+    return keys == 1 && values == 1;
+}
+
 /* A Tagging document: <Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>. */
 static s3_err tags_from_xml(s3_req *q, const char *data, size_t len, tag *t, int *n)
 {
@@ -189,9 +231,12 @@ static s3_err tags_from_xml(s3_req *q, const char *data, size_t len, tag *t, int
     s3_err e = set ? S3E_OK : S3E_MalformedXML;
     *n = 0;
     for (xml_node *c = set ? xml_next_child(set, NULL) : NULL; c && !e; c = xml_next_child(set, c)) {
-        const char *k = strcmp(xml_name(c), "Tag") ? NULL : xml_child_text(q->a, c, "Key");
-        const char *v = k ? xml_child_text(q->a, c, "Value") : NULL;
-        if (!v) e = S3E_MalformedXML;
+        const char *k = NULL, *v = NULL;
+        if (!strcmp(xml_name(c), "Tag") && tag_shape_ok(c)) {
+            k = xml_child_text(q->a, c, "Key");
+            v = xml_child_text(q->a, c, "Value");
+        }
+        if (!k || !v) e = S3E_MalformedXML;
         else if (*n == MAX_TAGS) e = s3_fail(q, S3E_BadRequest, "Object tags cannot be greater than 10");
         else t[(*n)++] = (tag){k, v};
     }

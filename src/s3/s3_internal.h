@@ -77,6 +77,7 @@ struct s3_req {
      * their commit, so it may share the commit with other requests' (a group, meta.h). */
     bool grouped;
     bool end_failed;              /* end() answered an error (a lost group leaves that answer) */
+    bool sets_tags;               /* the headers collected give a tag set (s3_tagging_write_allowed) */
     const char *err_message;    /* replaces the table message in the error response */
     s3_err failed;              /* first error seen while streaming the body */
     uint64_t drained;           /* body bytes dropped after that error */
@@ -128,6 +129,10 @@ void s3_respond_json(s3_req *q, int status, char *body, size_t len);
 s3_err s3_tagging_from_header(s3_req *q, const char *value, const char **stored);
 /* The same for a Tagging document (PutObjectTagging's body, PostObject's "tagging" field). */
 s3_err s3_tagging_from_document(s3_req *q, const char *data, size_t len, const char **stored);
+/* A write that gives tags (q->sets_tags, or tags non-NULL and non-empty) needs
+ * wos:PutObjectTagging on the key besides its own action, as S3 asks s3:PutObjectTagging:
+ * S3E_OK or the refusal. */
+s3_err s3_tagging_write_allowed(s3_req *q, const char *bucket, const char *key, const char *tags);
 /* The number of tags in a stored line's value (NULL or "": 0). */
 int s3_tagging_count(const char *stored);
 /* The canonical canned ACL v names ("private", "public-read", "public-read-write",
