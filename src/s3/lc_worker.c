@@ -71,7 +71,22 @@ typedef struct page_ctx {
     const lc_config *rules;
     int64_t now;
     int actions;
+    bool needs_tags;   /* a rule filters by tag */
 } page_ctx;
+
+/* The value of the stored tag set line in headers (arena copy), or NULL. */
+static const char *tag_set(arena *a, const char *headers)
+{
+    static const char line[] = S3_TAGGING_HEADER ":";
+    for (const char *p = headers; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len >= sizeof line - 1 && !strncmp(p, line, sizeof line - 1))
+            return arena_strndup(a, p + sizeof line - 1, len - (sizeof line - 1));
+        p += len + (nl ? 1 : 0);
+    }
+    return NULL;
+}
 
 /* Moves the object (the version listed) to class `to`: each blob copied into the class's tier
  * and made durable, then one metadata commit switches the row to the new blobs and queues the
@@ -119,7 +134,24 @@ static void act_on_object(void *cls, const char *common_prefix, const meta_objec
     const char *to = NULL;
     const lc_rule *r = NULL;
     meta_store *m = p->w->cfg.meta;
-    switch (lc_object_action(p->rules, o->key, o->size, o->mtime_ms, o->storage_class, p->now, p->w->cfg.day_ms, &to, &r)) {
+    /* A listing row has no headers: an object's tags are read only for a bucket whose rules
+     * filter by tag, one row read an object. The version read is the one acted on (etag, mtime). */
+    meta_object full;
+    arena *a = NULL;
+    const char *tags = NULL;
+    if (p->needs_tags) {
+        a = arena_new(1024);
+        if (meta_object_get(m, p->bucket, o->key, a, &full) != META_OK || full.mtime_ms != o->mtime_ms ||
+            strcmp(full.etag, o->etag) != 0) {
+            arena_free(a);
+            return;   /* gone or changed since the listing: the next pass sees it */
+        }
+        tags = tag_set(a, full.headers);
+    }
+    lc_action act = lc_object_action(p->rules, o->key, o->size, tags, o->mtime_ms, o->storage_class, p->now,
+                                     p->w->cfg.day_ms, &to, &r);
+    arena_free(a);
+    switch (act) {
     case LC_EXPIRE:
         if (meta_object_delete_if(m, p->bucket, o->key, o->etag, o->mtime_ms) == META_OK) {
             log_debug("lifecycle: %s/%s expired by rule %s", p->bucket, o->key, r ? r->id : "?");
@@ -208,7 +240,7 @@ static int step_bucket(lc_worker *w, const meta_lifecycle *lc)
         return -1;
     }
     int64_t started = starting ? now : lc->pass_started_ms;
-    page_ctx p = {w, lc->bucket, &rules, now, 0};
+    page_ctx p = {w, lc->bucket, &rules, now, 0, lc_needs_tags(&rules)};
     if (starting) abort_stale_uploads(&p, a);
     meta_list_query q = {.prefix = "", .after = lc->cursor, .max = w->cfg.batch};
     bool truncated = false;

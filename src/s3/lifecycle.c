@@ -135,9 +135,29 @@ static s3_err size_of(pctx *p, xml_node *n, int64_t min, int64_t *out)
     return S3E_OK;
 }
 
-#define NO_TAGS "Lifecycle filters by tag are not implemented: wosd has no object tags."
+/* A Tag of a filter: exactly one Key and one Value. Its pair is spelled as an object's stored
+ * tag set spells it (ops_tagging.c: each side percent-encoded by uri_encode), so that matching
+ * compares bytes. */
+static s3_err parse_tag(pctx *p, lc_rule *r, xml_node *t)
+{
+    static const char *const kv[] = {"Key", "Value", NULL};
+    if (!only_children(t, kv) || count_children(t, "Key") != 1 || count_children(t, "Value") != 1)
+        return bad(p, S3E_MalformedXML, NULL);
+    const char *k = xml_child_text(p->a, t, "Key"), *v = xml_child_text(p->a, t, "Value");
+    if (!*k || strlen(k) > 128 * 4 || !utf8_valid(k, strlen(k)))
+        return bad(p, S3E_InvalidTag, "The TagKey you have provided is invalid");
+    if (strlen(v) > 256 * 4 || !utf8_valid(v, strlen(v)))
+        return bad(p, S3E_InvalidTag, "The TagValue you have provided is invalid");
+    for (int i = 0; i < r->ntags; i++)
+        if (!strcmp(r->tags[i].key, k)) return bad(p, S3E_InvalidRequest, "Duplicate Tag Keys are not allowed.");
+    if (r->ntags == LC_MAX_TAGS) return bad(p, S3E_InvalidRequest, "A rule's filter has at most 50 tags.");
+    if (!r->tags) r->tags = arena_alloc(p->a, LC_MAX_TAGS * sizeof *r->tags);
+    r->tags[r->ntags++] = (lc_tag){k, v, arena_printf(p->a, "%s=%s", uri_encode(p->a, k, strlen(k), false),
+                                                      uri_encode(p->a, v, strlen(v), false))};
+    return S3E_OK;
+}
 
-/* One predicate: Prefix or a size bound (a Tag never reaches here). */
+/* One predicate: Prefix, a Tag or a size bound. */
 static s3_err parse_predicate(pctx *p, lc_rule *r, xml_node *c)
 {
     const char *name = xml_name(c);
@@ -145,13 +165,13 @@ static s3_err parse_predicate(pctx *p, lc_rule *r, xml_node *c)
         r->prefix = xml_text(p->a, c);
         return S3E_OK;
     }
+    if (!strcmp(name, "Tag")) return parse_tag(p, r, c);
     if (!strcmp(name, "ObjectSizeGreaterThan")) return size_of(p, c, 0, &r->size_gt);
     return size_of(p, c, 1, &r->size_lt);
 }
 
 /* S3: a Filter holds at most one predicate, and And two or more (an empty Prefix counts: S3
- * accepted And{Prefix "", ObjectSizeGreaterThan}). Tags are refused only once the shape is known
- * good, so a malformed document is called malformed whatever it holds. */
+ * accepted And{Prefix "", ObjectSizeGreaterThan}); in And, Tag may repeat, nothing else. */
 static s3_err parse_filter(pctx *p, lc_rule *r, xml_node *f)
 {
     static const char *const one[] = {"Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "And", NULL};
@@ -162,16 +182,12 @@ static s3_err parse_filter(pctx *p, lc_rule *r, xml_node *f)
     xml_node *c = xml_next_child(f, NULL);
     if (!c) return S3E_OK;   /* the whole bucket */
     if (xml_next_child(f, c)) return bad(p, S3E_MalformedXML, NULL);
-    if (strcmp(xml_name(c), "And") != 0) {
-        if (!strcmp(xml_name(c), "Tag")) return bad(p, S3E_NotImplemented, NO_TAGS);
-        return parse_predicate(p, r, c);
-    }
+    if (strcmp(xml_name(c), "And") != 0) return parse_predicate(p, r, c);
     int n = 0;
     for (xml_node *k = xml_next_child(c, NULL); k; k = xml_next_child(c, k)) n++;
     if (n < 2 || !only_children(c, in_and)) return bad(p, S3E_MalformedXML, NULL);
     for (int i = 0; once[i]; i++)
         if (count_children(c, once[i]) > 1) return bad(p, S3E_MalformedXML, NULL);
-    if (xml_child(c, "Tag")) return bad(p, S3E_NotImplemented, NO_TAGS);
     s3_err e = S3E_OK;
     for (xml_node *k = xml_next_child(c, NULL); k && !e; k = xml_next_child(c, k)) e = parse_predicate(p, r, k);
     if (!e && r->size_gt >= 0 && r->size_lt >= 0 && r->size_lt <= r->size_gt)
@@ -292,6 +308,11 @@ static s3_err parse_rule(pctx *p, xml_node *n, lc_rule *r)
         return bad(p, S3E_InvalidRequest, "AbortIncompleteMultipartUpload cannot be specified with Object Size.");
     if (sized && exp && xml_child(exp, "ExpiredObjectDeleteMarker"))
         return bad(p, S3E_InvalidRequest, "ExpiredObjectDeleteMarker cannot be specified with Object Size.");
+    /* Nor do uploads and delete markers have tags. */
+    if (r->ntags && r->abort_days >= 0)
+        return bad(p, S3E_InvalidRequest, "AbortIncompleteMultipartUpload cannot be specified with Tags.");
+    if (r->ntags && exp && xml_child(exp, "ExpiredObjectDeleteMarker"))
+        return bad(p, S3E_InvalidRequest, "ExpiredObjectDeleteMarker cannot be specified with Tags.");
     if (!r->has_expiration && r->ntrans == 0 && r->nnctrans == 0 && r->nc_exp_days < 0 && r->abort_days < 0)
         return bad(p, S3E_InvalidRequest, "At least one action needs to be specified in a rule");
     return S3E_OK;
@@ -350,14 +371,21 @@ static void write_transition(xmlw *w, const char *tag, const lc_transition *t, b
     xml_close(w, tag);
 }
 
-/* One condition stands alone in Filter; two or more go in And, Prefix first. An empty prefix is
- * no condition, so And{Prefix "", ObjectSizeGreaterThan} comes back as Filter{...GreaterThan}. */
+/* One condition stands alone in Filter; two or more go in And: Prefix, the Tags, the sizes, as
+ * S3 writes them. An empty prefix is no condition, so And{Prefix "", ObjectSizeGreaterThan}
+ * comes back as Filter{...GreaterThan}. */
 static void write_filter(xmlw *w, const lc_rule *r)
 {
-    bool several = (*r->prefix != 0) + (r->size_gt >= 0) + (r->size_lt >= 0) > 1;
+    bool several = (*r->prefix != 0) + r->ntags + (r->size_gt >= 0) + (r->size_lt >= 0) > 1;
     xml_open(w, "Filter");
     if (several) xml_open(w, "And");
     if (*r->prefix) xml_elem(w, "Prefix", r->prefix);
+    for (int i = 0; i < r->ntags; i++) {
+        xml_open(w, "Tag");
+        xml_elem(w, "Key", r->tags[i].key);
+        xml_elem(w, "Value", r->tags[i].value);
+        xml_close(w, "Tag");
+    }
     if (r->size_gt >= 0) xml_elem_i64(w, "ObjectSizeGreaterThan", r->size_gt);
     if (r->size_lt >= 0) xml_elem_i64(w, "ObjectSizeLessThan", r->size_lt);
     if (several) xml_close(w, "And");
@@ -445,10 +473,35 @@ static bool rule_covers_key(const lc_rule *r, const char *key)
     return r->enabled && strncmp(key, r->prefix, strlen(r->prefix)) == 0;
 }
 
-/* S3's size bounds are exclusive: an object of exactly ObjectSizeGreaterThan bytes is not in. */
-static bool rule_applies(const lc_rule *r, const char *key, int64_t size)
+/* Whether the stored tag set ("k=v&k2=v2", canonical) holds the pair: a whole item of it. */
+static bool has_pair(const char *tags, const char *pair)
 {
-    return rule_covers_key(r, key) && (r->size_gt < 0 || size > r->size_gt) && (r->size_lt < 0 || size < r->size_lt);
+    size_t n = strlen(pair);
+    for (const char *p = tags; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len == n && !memcmp(p, pair, n)) return true;
+        p += len + (amp ? 1 : 0);
+    }
+    return false;
+}
+
+/* S3's size bounds are exclusive: an object of exactly ObjectSizeGreaterThan bytes is not in.
+ * Every tag of the filter must be the object's, with the same value. */
+static bool rule_applies(const lc_rule *r, const char *key, int64_t size, const char *tags)
+{
+    if (!rule_covers_key(r, key) || (r->size_gt >= 0 && size <= r->size_gt) || (r->size_lt >= 0 && size >= r->size_lt))
+        return false;
+    for (int i = 0; i < r->ntags; i++)
+        if (!has_pair(tags, r->tags[i].pair)) return false;
+    return true;
+}
+
+bool lc_needs_tags(const lc_config *c)
+{
+    for (int i = 0; i < c->nrules; i++)
+        if (c->rules[i].ntags) return true;
+    return false;
 }
 
 /* The moment `days` lifecycle days after t_ms. With real days, S3 rounds up to the next
@@ -467,14 +520,14 @@ static int64_t rule_expiry(const lc_rule *r, int64_t mtime_ms, int64_t day_ms)
     return -1;
 }
 
-const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms, int64_t day_ms,
-                         int64_t *at_ms)
+const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, const char *tags, int64_t mtime_ms,
+                         int64_t day_ms, int64_t *at_ms)
 {
     const lc_rule *best = NULL;
     int64_t when = 0;
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
-        if (!rule_applies(r, key, size)) continue;
+        if (!rule_applies(r, key, size, tags)) continue;
         int64_t at = rule_expiry(r, mtime_ms, day_ms);
         if (at >= 0 && (!best || at < when)) {
             best = r;
@@ -485,12 +538,12 @@ const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, int6
     return best;
 }
 
-lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms,
+lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, const char *tags, int64_t mtime_ms,
                            const char *storage_class, int64_t now_ms, int64_t day_ms, const char **to_class,
                            const lc_rule **rule)
 {
     int64_t at;
-    const lc_rule *r = lc_expiry(c, key, size, mtime_ms, day_ms, &at);
+    const lc_rule *r = lc_expiry(c, key, size, tags, mtime_ms, day_ms, &at);
     if (r && at <= now_ms) {
         if (rule) *rule = r;
         return LC_EXPIRE;
@@ -502,7 +555,7 @@ lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, in
     const char *cls = NULL;
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *ru = &c->rules[i];
-        if (!rule_applies(ru, key, size) || !transitions_size(c, ru, size)) continue;
+        if (!rule_applies(ru, key, size, tags) || !transitions_size(c, ru, size)) continue;
         for (int t = 0; t < ru->ntrans; t++) {
             const lc_transition *tr = &ru->trans[t];
             int64_t due = tr->days >= 0 ? after_days(mtime_ms, tr->days, day_ms) : tr->date_sec * 1000;
@@ -524,7 +577,7 @@ bool lc_upload_expired(const lc_config *c, const char *key, int64_t initiated_ms
 {
     for (int i = 0; i < c->nrules; i++) {
         const lc_rule *r = &c->rules[i];
-        /* No size to match: lc_parse refuses an abort in a rule with a size condition. */
+        /* No size or tags to match: lc_parse refuses an abort in a rule with either. */
         if (rule_covers_key(r, key) && r->abort_days >= 0 && after_days(initiated_ms, r->abort_days, day_ms) <= now_ms)
             return true;
     }

@@ -42,7 +42,7 @@
 #include "s3/xml.h"
 #include "util/arena.h"
 
-enum { LC_MAX_RULES = 1000, LC_MAX_TRANSITIONS = 8, LC_MAX_ID = 255 };
+enum { LC_MAX_RULES = 1000, LC_MAX_TRANSITIONS = 8, LC_MAX_ID = 255, LC_MAX_TAGS = 50 };
 #define LC_DAY_MS ((int64_t)86400000)
 /* The largest size a filter may name, 1000 TiB: S3 refuses a bound beyond it. */
 #define LC_MAX_SIZE ((int64_t)1099511627776000)
@@ -53,9 +53,17 @@ typedef struct lc_transition {
     char storage_class[16];    /* "IA" or "Archive" */
 } lc_transition;
 
+/* A tag the filter asks for: key and value, and the pair as an object's stored tag set spells
+ * it ("k=v", percent-encoded as ops_tagging.c writes it), which matching looks for. */
+typedef struct lc_tag {
+    const char *key, *value, *pair;
+} lc_tag;
+
 typedef struct lc_rule {
     const char *id;
     const char *prefix;        /* "" for the whole bucket */
+    int ntags;                 /* Filter/Tag, or the Tags of And: the object must have them all */
+    lc_tag *tags;
     bool legacy_prefix;        /* written as Rule/Prefix instead of Filter/Prefix */
     int64_t size_gt, size_lt;  /* ObjectSizeGreaterThan/LessThan in bytes, -1 when absent */
     bool enabled;
@@ -98,17 +106,20 @@ s3_err lc_parse(arena *a, const char *xml, size_t len, lc_config *out, const cha
  * answer to a client names the namespace and keeps the setting for a header. */
 void lc_write(xmlw *w, const lc_config *c, const char *ns, bool standalone);
 
-/* When an enabled rule expires the object (key, size in bytes, mtime_ms): the earliest such
- * moment in ms and the rule, or NULL when none does. day_ms is the length of a lifecycle day:
- * with real days (LC_DAY_MS) the moment is rounded up to the next midnight UTC, as S3 does. */
-const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms, int64_t day_ms,
-                         int64_t *at_ms);
+/* When an enabled rule expires the object (key, size in bytes, tags — the value of its stored
+ * tag set line, NULL when it has none —, mtime_ms): the earliest such moment in ms and the rule,
+ * or NULL when none does. day_ms is the length of a lifecycle day: with real days (LC_DAY_MS)
+ * the moment is rounded up to the next midnight UTC, as S3 does. */
+const lc_rule *lc_expiry(const lc_config *c, const char *key, int64_t size, const char *tags, int64_t mtime_ms,
+                         int64_t day_ms, int64_t *at_ms);
+/* Whether a rule filters by tag: only then do the object's tags need reading. */
+bool lc_needs_tags(const lc_config *c);
 
 typedef enum { LC_KEEP, LC_EXPIRE, LC_TRANSITION } lc_action;
 /* What the rules ask of the object now: expire it, move it to *to_class (only ever to a colder
  * class: Standard → IA → Archive; never an object under the default minimum size, see above),
  * or nothing. *rule (may be NULL) is the deciding rule. */
-lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, int64_t mtime_ms,
+lc_action lc_object_action(const lc_config *c, const char *key, int64_t size, const char *tags, int64_t mtime_ms,
                            const char *storage_class, int64_t now_ms, int64_t day_ms,
                            const char **to_class, const lc_rule **rule);
 /* Whether an upload of key initiated at initiated_ms is to be aborted now. Sizes play no part:

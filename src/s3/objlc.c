@@ -103,7 +103,9 @@ void s3_expiration_header(s3_req *q, const meta_object *o)
     const lc_config *c = bucket_rules(q);
     int64_t rat;
     const lc_rule *r;
-    if (c && (r = lc_expiry(c, o->key, o->size, o->mtime_ms, q->cfg->day_ms, &rat)) && (!at || rat < at)) {
+    /* The tags only when a rule asks (reads of a bucket without tag rules scan no headers). */
+    const char *tags = c && o->headers && lc_needs_tags(c) ? s3_headers_find(q, o->headers, S3_TAGGING_HEADER) : NULL;
+    if (c && (r = lc_expiry(c, o->key, o->size, tags, o->mtime_ms, q->cfg->day_ms, &rat)) && (!at || rat < at)) {
         at = rat;
         rule_id = r->id;
     }
@@ -116,9 +118,10 @@ void s3_expiration_header(s3_req *q, const meta_object *o)
     s3_resp_xhdr(q, "expiration", v);
 }
 
-void s3_expiration_header_written(s3_req *q, const char *key, int64_t size, int64_t mtime_ms, int64_t days)
+void s3_expiration_header_written(s3_req *q, const char *key, int64_t size, const char *headers, int64_t mtime_ms,
+                                  int64_t days)
 {
-    meta_object o = {.key = key, .size = size, .mtime_ms = mtime_ms,
+    meta_object o = {.key = key, .size = size, .headers = headers, .mtime_ms = mtime_ms,
                      .expire_ms = days >= 0 ? mtime_ms + days * q->cfg->day_ms : 0};
     s3_expiration_header(q, &o);
 }

@@ -125,7 +125,7 @@ static s3_err put_end(s3_req *q)
     int64_t mtime;
     if ((e = objw_commit_object_if(s->w, &res, q->key, NULL, s->storage_class, headers, &mtime))) return e;
     http_resp_header(q->http, "ETag", quoted(q, res.etag));
-    s3_expiration_header_written(q, q->key, res.size, mtime, s->expiry_days);
+    s3_expiration_header_written(q, q->key, res.size, headers, mtime, s->expiry_days);
     if (ck) http_resp_header(q->http, ck_header, ck);
     s3_respond_empty(q, 200);
     return S3E_OK;
@@ -344,7 +344,7 @@ static s3_err copy_end(s3_req *q)
     int64_t mtime;
     if ((e = objw_commit_object_if(s->w, &res, q->key, etag, storage_class, headers, &mtime))) return e;
 
-    s3_expiration_header_written(q, q->key, res.size, mtime, expiry_days);
+    s3_expiration_header_written(q, q->key, res.size, headers, mtime, expiry_days);
     xmlw w = {0};
     s3_xml_begin(q, &w, "CopyObjectResult");
     char ts[25];

@@ -180,8 +180,10 @@ s3_err s3_expiry_from_request(s3_req *q, int64_t *days);
  * expires on its own or by one of its bucket's lifecycle rules. */
 void s3_expiration_header(s3_req *q, const meta_object *o);
 /* The same for an object a write (PUT, CopyObject) has just committed at mtime_ms, with its
- * x-wos-delete-after-days (days < 0: none): S3 tells a write when its object will expire. */
-void s3_expiration_header_written(s3_req *q, const char *key, int64_t size, int64_t mtime_ms, int64_t days);
+ * stored headers (its tags may matter) and x-wos-delete-after-days (days < 0: none): S3 tells a
+ * write when its object will expire. */
+void s3_expiration_header_written(s3_req *q, const char *key, int64_t size, const char *headers, int64_t mtime_ms,
+                                  int64_t days);
 
 
 /* --- stored headers (objhdr.c) -------------------------------------------------------------

@@ -21,11 +21,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Whether the rule may act on the object: its prefix and its size bounds (exclusive). */
+/* Whether the rule may act on the object: its prefix and its size bounds (exclusive); the
+ * objects checked have no tags, so a rule asking for any never may. */
 static bool covers(const lc_rule *r, const char *key, int64_t size)
 {
     return r->enabled && strncmp(key, r->prefix, strlen(r->prefix)) == 0 && (r->size_gt < 0 || size > r->size_gt) &&
-           (r->size_lt < 0 || size < r->size_lt);
+           (r->size_lt < 0 || size < r->size_lt) && r->ntags == 0;
 }
 
 static void check_matchers(const lc_config *c)
@@ -39,17 +40,20 @@ static void check_matchers(const lc_config *c)
         FUZZ_CHECK(r->size_gt >= -1 && r->size_gt <= LC_MAX_SIZE && r->size_lt >= -1 && r->size_lt <= LC_MAX_SIZE);
         FUZZ_CHECK(r->size_gt < 0 || r->size_lt < 0 || r->size_gt < r->size_lt);
         if (r->size_gt >= 0 || r->size_lt >= 0) FUZZ_CHECK(r->abort_days < 0 && !r->legacy_prefix);
+        FUZZ_CHECK(r->ntags >= 0 && r->ntags <= LC_MAX_TAGS);
+        if (r->ntags) FUZZ_CHECK(r->abort_days < 0 && !r->legacy_prefix && !r->exp_delete_marker);
+        for (int t = 0; t < r->ntags; t++) FUZZ_CHECK(*r->tags[t].key && strchr(r->tags[t].pair, '='));
     }
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         for (size_t d = 0; d < 2; d++) {
             for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
                 int64_t at;
-                const lc_rule *r = lc_expiry(c, keys[k], sizes[z], 1700000000000, days[d], &at);
+                const lc_rule *r = lc_expiry(c, keys[k], sizes[z], NULL, 1700000000000, days[d], &at);
                 if (r) FUZZ_CHECK(covers(r, keys[k], sizes[z]));
                 for (size_t s = 0; s < 3; s++) {
                     const char *to = NULL;
                     const lc_rule *by = NULL;
-                    lc_action a = lc_object_action(c, keys[k], sizes[z], 1700000000000, classes[s], 1900000000000,
+                    lc_action a = lc_object_action(c, keys[k], sizes[z], NULL, 1700000000000, classes[s], 1900000000000,
                                                    days[d], &to, &by);
                     if (a == LC_TRANSITION)
                         FUZZ_CHECK(to && lc_class_rank(to) > lc_class_rank(classes[s]) && by && covers(by, keys[k], sizes[z]));

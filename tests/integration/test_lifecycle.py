@@ -182,8 +182,18 @@ BAD = [
     ("abort zero", rule_xml("<AbortIncompleteMultipartUpload><DaysAfterInitiation>0</DaysAfterInitiation>"
                             "</AbortIncompleteMultipartUpload>"), 400, "InvalidArgument"),
     ("long id", rule_xml("<Expiration><Days>1</Days></Expiration>", rid="x" * 256), 400, "InvalidArgument"),
-    ("tag filter", rule_xml("<Expiration><Days>1</Days></Expiration>",
-                            filt="<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"), 501, "NotImplemented"),
+    ("tag without value", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                   filt="<Filter><Tag><Key>k</Key></Tag></Filter>"), 400, "MalformedXML"),
+    ("two tags without And", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                                      filt="<Filter><Tag><Key>k</Key><Value>v</Value></Tag>"
+                                           "<Tag><Key>j</Key><Value>v</Value></Tag></Filter>"), 400, "MalformedXML"),
+    ("tag key twice", rule_xml("<Expiration><Days>1</Days></Expiration>",
+                               filt="<Filter><And><Tag><Key>k</Key><Value>v</Value></Tag>"
+                                    "<Tag><Key>k</Key><Value>w</Value></Tag></And></Filter>"), 400, "InvalidRequest"),
+    ("abort with a tag", rule_xml("<AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation>"
+                                  "</AbortIncompleteMultipartUpload>",
+                                  filt="<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"), 400,
+     "InvalidRequest"),
     # size filters (S3's answers: MalformedXML for a shape its schema refuses, InvalidRequest for a value)
     ("prefix and size without And", rule_xml("<Expiration><Days>1</Days></Expiration>",
                                              filt="<Filter><Prefix>a</Prefix><ObjectSizeGreaterThan>1"
@@ -197,9 +207,6 @@ BAD = [
     ("size not a number", rule_xml("<Expiration><Days>1</Days></Expiration>",
                                    filt="<Filter><ObjectSizeGreaterThan>big</ObjectSizeGreaterThan></Filter>"),
      400, "MalformedXML"),
-    ("tag in And", rule_xml("<Expiration><Days>1</Days></Expiration>",
-                            filt="<Filter><And><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And>"
-                                 "</Filter>"), 501, "NotImplemented"),
     ("duplicate ids", "<LifecycleConfiguration>" + 2 * ("<Rule><ID>same</ID><Filter/><Status>Enabled</Status>"
                                                          "<Expiration><Days>1</Days></Expiration></Rule>")
      + "</LifecycleConfiguration>", 400, "InvalidArgument"),
@@ -277,15 +284,13 @@ def test_boto3_size_filters(s3, bucket):
     err = ei.value.response["Error"]
     assert (err["Code"], err["Message"]) == ("InvalidRequest",
                                              "AbortIncompleteMultipartUpload cannot be specified with Object Size.")
-    # tag filters stay unimplemented, alone or in And
-    for filt in ({"Tag": {"Key": "k", "Value": "v"}},
-                 {"And": {"ObjectSizeGreaterThan": 1, "Tags": [{"Key": "k", "Value": "v"}]}}):
-        with pytest.raises(ClientError) as ei:
-            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-                {"ID": "t", "Filter": filt, "Status": "Enabled", "Expiration": {"Days": 1}}]})
-        assert ei.value.response["Error"]["Code"] == "NotImplemented"
-        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert [r["ID"] for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]] == ["one"]
+    # tag filters, alone or in And (Prefix, Tags, sizes), come back as they were given
+    rules = [{"ID": "t1", "Filter": {"Tag": {"Key": "k", "Value": "v"}}, "Status": "Enabled", "Expiration": {"Days": 1}},
+             {"ID": "t2", "Filter": {"And": {"Prefix": "p/", "Tags": [{"Key": "k", "Value": "v"}, {"Key": "a b", "Value": ""}],
+                                             "ObjectSizeGreaterThan": 1}}, "Status": "Enabled", "Expiration": {"Days": 1}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [{k: r[k] for k in ("ID", "Filter", "Status", "Expiration")} for r in got] == rules
 
 
 def test_rule_count_limit(server, bucket):
@@ -642,6 +647,38 @@ def test_worker_expires_by_size(lc_server):
     assert wc.wait_until(lambda: not any(_exists(c, b, k) for k in ("a/big", "b/500", "a/new")), timeout=15)
     time.sleep(2 * LDAY)   # the others had every chance to go too
     for k in ("a/small", "a/edge", "b/100", "b/1000", "c/big", "a/tiny"):
+        assert _exists(c, b, k), k
+
+
+def test_worker_expires_by_tag(lc_server):
+    """A tag filter asks for every one of its tags, key and value; GET/HEAD/PUT report it."""
+    c = lc_server.client("aws4")
+    s3 = lc_server.boto()
+    b = make_bucket_name("lc-tag")
+    assert_ok(c.create_bucket(b))
+    s3.put_object(Bucket=b, Key="t/both", Body=b"x", Tagging="temp=yes&team=a%20b")
+    s3.put_object(Bucket=b, Key="t/one", Body=b"x", Tagging="temp=yes")
+    s3.put_object(Bucket=b, Key="t/other", Body=b"x", Tagging="temp=no&team=a%20b")
+    s3.put_object(Bucket=b, Key="t/none", Body=b"x")
+    s3.put_object(Bucket=b, Key="u/both", Body=b"x", Tagging="temp=yes&team=a%20b")
+    rules = [{"ID": "temp", "Filter": {"And": {"Prefix": "t/", "Tags": [{"Key": "temp", "Value": "yes"},
+                                                                         {"Key": "team", "Value": "a b"}]}},
+              "Status": "Enabled", "Expiration": {"Days": 2}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": rules})
+    assert (assert_ok(c.head(b, "t/both")).header("x-amz-expiration") or "").endswith('rule-id="temp"')
+    for k in ("t/one", "t/other", "t/none", "u/both"):
+        assert assert_ok(c.head(b, k)).header("x-amz-expiration") is None, k
+    # a write with the tags is told, one without is not; tags put later count from then on
+    r = s3.put_object(Bucket=b, Key="t/new", Body=b"n", Tagging="team=a%20b&temp=yes")
+    assert r.get("Expiration", "").endswith('rule-id="temp"'), r
+    assert "Expiration" not in s3.put_object(Bucket=b, Key="t/plain", Body=b"n")
+    s3.put_object_tagging(Bucket=b, Key="t/one", Tagging={"TagSet": [{"Key": "temp", "Value": "yes"},
+                                                                     {"Key": "team", "Value": "a b"}]})
+    assert (assert_ok(c.head(b, "t/one")).header("x-amz-expiration") or "").endswith('rule-id="temp"')
+    gone = ("t/both", "t/new", "t/one")
+    assert wc.wait_until(lambda: not any(_exists(c, b, k) for k in gone), timeout=15)
+    time.sleep(2 * LDAY)   # the others had every chance to go too
+    for k in ("t/other", "t/none", "u/both", "t/plain"):
         assert _exists(c, b, k), k
 
 

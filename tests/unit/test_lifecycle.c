@@ -95,6 +95,14 @@ static void test_size_filters_written_canonically(void **state)
          "</And></Filter>"},
         {"<Filter><ObjectSizeGreaterThan>007</ObjectSizeGreaterThan></Filter>",
          "<Filter><ObjectSizeGreaterThan>7</ObjectSizeGreaterThan></Filter>"},
+        /* tags: alone, or in And after the prefix and before the sizes, in the order given */
+        {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", "<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"},
+        {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><Tag><Key>b</Key><Value>2</Value></Tag>"
+         "<Prefix>p/</Prefix><Tag><Key>a &amp; c</Key><Value></Value></Tag></And></Filter>",
+         "<Filter><And><Prefix>p/</Prefix><Tag><Key>b</Key><Value>2</Value></Tag><Tag><Key>a &amp; c</Key><Value></Value>"
+         "</Tag><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></And></Filter>"},
+        {"<Filter><And><Prefix></Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>",
+         "<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"},
         /* the prefix-only forms as before */
         {"<Filter><Prefix>p/</Prefix></Filter>", "<Filter><Prefix>p/</Prefix></Filter>"},
         {"<Prefix>old/</Prefix>", "<ID>r</ID><Prefix>old/</Prefix><Status>"},
@@ -172,12 +180,21 @@ static void test_size_filters_refused(void **state)
          "</And></Filter>", EXP, S3E_InvalidRequest, order},
         {"<Filter><And><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan><ObjectSizeLessThan>5</ObjectSizeLessThan>"
          "</And></Filter>", EXP, S3E_InvalidRequest, order},
-        /* tags: wosd has none */
-        {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", EXP, S3E_NotImplemented, NULL},
-        {"<Filter><And><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>", EXP,
-         S3E_NotImplemented, NULL},
-        {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><Tag><Key>k</Key><Value>v</Value></Tag>"
-         "</And></Filter>", EXP, S3E_NotImplemented, NULL},
+        /* tags: a Key and a Value each, keys unique within a rule; two Tags need And */
+        {"<Filter><Tag><Key>k</Key></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Tag><Value>v</Value></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Tag><Key>k</Key><Value>v</Value><Value>w</Value></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Tag><Key>k</Key><Value>v</Value><Colour/></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag><Tag><Key>j</Key><Value>v</Value></Tag></Filter>", EXP,
+         S3E_MalformedXML, NULL},
+        {"<Filter><Tag><Key></Key><Value>v</Value></Tag></Filter>", EXP, S3E_InvalidTag, NULL},
+        {"<Filter><And><Tag><Key>k</Key><Value>v</Value></Tag><Tag><Key>k</Key><Value>w</Value></Tag></And></Filter>",
+         EXP, S3E_InvalidRequest, "Duplicate Tag Keys are not allowed."},
+        /* nor have uploads and delete markers tags */
+        {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", ABORT, S3E_InvalidRequest,
+         "AbortIncompleteMultipartUpload cannot be specified with Tags."},
+        {"<Filter><And><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>", MARKER,
+         S3E_InvalidRequest, "ExpiredObjectDeleteMarker cannot be specified with Tags."},
         /* an upload has no size yet; delete markers are out of size filters */
         {"<Filter><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></Filter>", ABORT, S3E_InvalidRequest,
          "AbortIncompleteMultipartUpload cannot be specified with Object Size."},
@@ -232,35 +249,35 @@ static void test_matching_by_size(void **state)
         "</LifecycleConfiguration>");
     int64_t at = 0;
     /* the bounds are exclusive: exactly 10 bytes is neither small nor big */
-    assert_null(lc_expiry(&c, "k", 10, T0, DAY, &at));
-    assert_string_equal(lc_expiry(&c, "k", 9, T0, DAY, &at)->id, "small");
+    assert_null(lc_expiry(&c, "k", 10, NULL, T0, DAY, &at));
+    assert_string_equal(lc_expiry(&c, "k", 9, NULL, T0, DAY, &at)->id, "small");
     assert_int_equal(at, T0 + DAY);
-    assert_string_equal(lc_expiry(&c, "k", 0, T0, DAY, &at)->id, "small");
-    assert_string_equal(lc_expiry(&c, "k", 11, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "k", 0, NULL, T0, DAY, &at)->id, "small");
+    assert_string_equal(lc_expiry(&c, "k", 11, NULL, T0, DAY, &at)->id, "big");
     assert_int_equal(at, T0 + 5 * DAY);
     /* the earliest applicable rule: mid (2 days) before big (5) inside its range and prefix */
-    assert_string_equal(lc_expiry(&c, "m/k", 101, T0, DAY, &at)->id, "mid");
+    assert_string_equal(lc_expiry(&c, "m/k", 101, NULL, T0, DAY, &at)->id, "mid");
     assert_int_equal(at, T0 + 2 * DAY);
-    assert_string_equal(lc_expiry(&c, "m/k", 999, T0, DAY, &at)->id, "mid");
-    assert_string_equal(lc_expiry(&c, "m/k", 100, T0, DAY, &at)->id, "big");
-    assert_string_equal(lc_expiry(&c, "m/k", 1000, T0, DAY, &at)->id, "big");
-    assert_string_equal(lc_expiry(&c, "x/k", 500, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "m/k", 999, NULL, T0, DAY, &at)->id, "mid");
+    assert_string_equal(lc_expiry(&c, "m/k", 100, NULL, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "m/k", 1000, NULL, T0, DAY, &at)->id, "big");
+    assert_string_equal(lc_expiry(&c, "x/k", 500, NULL, T0, DAY, &at)->id, "big");
 
     /* actions now: expire when due, by the rule that fits the size */
     const char *to = NULL;
     const lc_rule *by = NULL;
-    assert_int_equal(lc_object_action(&c, "k", 10, T0, "Standard", T0 + 100 * DAY, DAY, &to, &by), LC_KEEP);
-    assert_int_equal(lc_object_action(&c, "k", 5, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_EXPIRE);
+    assert_int_equal(lc_object_action(&c, "k", 10, NULL, T0, "Standard", T0 + 100 * DAY, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "k", 5, NULL, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_EXPIRE);
     assert_string_equal(by->id, "small");
-    assert_int_equal(lc_object_action(&c, "k", 50, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "k", 50, NULL, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_KEEP);
     /* transitions (t/ objects of 10 bytes or less expire by "small": give them room) */
-    assert_int_equal(lc_object_action(&c, "t/k", 51, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", 51, NULL, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(to, "Archive");
     assert_string_equal(by->id, "cold");
-    assert_int_equal(lc_object_action(&c, "t/k", 50, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", 50, NULL, T0, "Standard", T0 + DAY, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(to, "IA");
     assert_string_equal(by->id, "warm");
-    assert_int_equal(lc_object_action(&c, "t/k", 50, T0, "IA", T0 + DAY, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "t/k", 50, NULL, T0, "IA", T0 + DAY, DAY, &to, &by), LC_KEEP);
 
     /* uploads: by prefix alone, as before */
     assert_true(lc_upload_expired(&c, "u/x", T0, T0 + DAY, DAY));
@@ -293,37 +310,37 @@ static void test_default_minimum_size(void **state)
     const char *to = NULL;
     const lc_rule *by = NULL;
     int64_t now = T0 + DAY;
-    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", 10, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(to, "IA");
 
     /* what a PUT without the header stores: small objects stay where they are */
     c.min_size = LC_MIN_128K;
     to = NULL;
-    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "t/k", 10, NULL, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
     assert_null(to);
-    assert_int_equal(lc_object_action(&c, "t/k", K128 - 1, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
-    assert_int_equal(lc_object_action(&c, "t/k", 0, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "t/k", K128 - 1, NULL, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "t/k", 0, NULL, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
     /* "smaller than 128 KB" are kept: exactly 128 KiB moves */
-    assert_int_equal(lc_object_action(&c, "t/k", K128, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", K128, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(to, "IA");
-    assert_int_equal(lc_object_action(&c, "t/k", 200 * 1024, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", 200 * 1024, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
     /* a rule's own size condition takes precedence, GreaterThan or LessThan */
-    assert_int_equal(lc_object_action(&c, "s/k", 1001, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "s/k", 1001, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(to, "Archive");
     assert_string_equal(by->id, "sized");
-    assert_int_equal(lc_object_action(&c, "s/k", 1000, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
-    assert_int_equal(lc_object_action(&c, "l/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "s/k", 1000, NULL, T0, "Standard", now, DAY, &to, &by), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "l/k", 10, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
     assert_string_equal(by->id, "below");
     /* expiration is never held back */
     int64_t at = 0;
-    assert_string_equal(lc_expiry(&c, "t/k", 10, T0, DAY, &at)->id, "cold");
+    assert_string_equal(lc_expiry(&c, "t/k", 10, NULL, T0, DAY, &at)->id, "cold");
     assert_int_equal(at, T0 + 5 * DAY);
-    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", T0 + 5 * DAY, DAY, &to, &by), LC_EXPIRE);
+    assert_int_equal(lc_object_action(&c, "t/k", 10, NULL, T0, "Standard", T0 + 5 * DAY, DAY, &to, &by), LC_EXPIRE);
     assert_string_equal(by->id, "cold");
 
     /* varies_by_storage_class: no default minimum for wosd's classes */
     c.min_size = LC_MIN_VARIES;
-    assert_int_equal(lc_object_action(&c, "t/k", 10, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
+    assert_int_equal(lc_object_action(&c, "t/k", 10, NULL, T0, "Standard", now, DAY, &to, &by), LC_TRANSITION);
 
     /* the names, and only S3's */
     assert_int_equal(lc_min_size_parse("all_storage_classes_128K"), LC_MIN_128K);
@@ -370,12 +387,51 @@ static void test_default_minimum_size_stored(void **state)
     arena_free(a);
 }
 
+/* A tag filter asks for every one of its tags, key and value, in the object's stored tag set
+ * (the percent-encoded "k=v&…" of ops_tagging.c). */
+static void test_matching_by_tags(void **state)
+{
+    (void)state;
+    arena *a = arena_new(4096);
+    lc_config c = parse_ok(a, "<LifecycleConfiguration>"
+        "<Rule><ID>one</ID><Filter><Tag><Key>temp</Key><Value>yes</Value></Tag></Filter><Status>Enabled</Status>"
+        "<Expiration><Days>1</Days></Expiration></Rule>"
+        "<Rule><ID>both</ID><Filter><And><Prefix>p/</Prefix><Tag><Key>a b</Key><Value>x+y</Value></Tag>"
+        "<Tag><Key>n</Key><Value></Value></Tag></And></Filter><Status>Enabled</Status>"
+        "<Transition><Days>1</Days><StorageClass>IA</StorageClass></Transition></Rule>"
+        "</LifecycleConfiguration>");
+    assert_true(lc_needs_tags(&c));
+    int64_t at;
+    assert_null(lc_expiry(&c, "k", 1, NULL, T0, DAY, &at));
+    assert_null(lc_expiry(&c, "k", 1, "", T0, DAY, &at));
+    assert_string_equal(lc_expiry(&c, "k", 1, "temp=yes", T0, DAY, &at)->id, "one");
+    assert_string_equal(lc_expiry(&c, "k", 1, "a=1&temp=yes&z=2", T0, DAY, &at)->id, "one");
+    assert_null(lc_expiry(&c, "k", 1, "temp=yes2", T0, DAY, &at));     /* a whole item, not a prefix */
+    assert_null(lc_expiry(&c, "k", 1, "temp=ye", T0, DAY, &at));
+    assert_null(lc_expiry(&c, "k", 1, "xtemp=yes", T0, DAY, &at));
+    assert_null(lc_expiry(&c, "k", 1, "temp=no", T0, DAY, &at));
+    const char *to = NULL;
+    const lc_rule *r = NULL;
+    /* both tags (the key and value percent-encoded as stored), and the prefix */
+    assert_int_equal(lc_object_action(&c, "p/k", 1, "a%20b=x%2By&n=", T0, "Standard", T0 + 2 * DAY, DAY, &to, &r),
+                     LC_TRANSITION);
+    assert_string_equal(r->id, "both");
+    assert_string_equal(to, "IA");
+    assert_int_equal(lc_object_action(&c, "p/k", 1, "a%20b=x%2By", T0, "Standard", T0 + 2 * DAY, DAY, &to, &r), LC_KEEP);
+    assert_int_equal(lc_object_action(&c, "q/k", 1, "a%20b=x%2By&n=", T0, "Standard", T0 + 2 * DAY, DAY, &to, &r),
+                     LC_KEEP);
+    lc_config none = parse_ok(a, doc(a, "<Filter><Prefix>p/</Prefix></Filter>", EXP));
+    assert_false(lc_needs_tags(&none));
+    arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size_filters_written_canonically),
         cmocka_unit_test(test_size_filters_refused),
         cmocka_unit_test(test_matching_by_size),
+        cmocka_unit_test(test_matching_by_tags),
         cmocka_unit_test(test_default_minimum_size),
         cmocka_unit_test(test_default_minimum_size_stored),
     };
