@@ -52,6 +52,7 @@ void authz_init(const s3_config *c)
             abort();
         }
     }
+    if (!s3_bucket_none_init()) abort();
     if (pthread_key_create(&cache_key, cache_destroy) != 0) {
         log_error("authz: pthread_key_create failed");
         abort();
@@ -64,7 +65,7 @@ iam_action authz_action_of(const s3_req *q)
     if (q->op == &op_put_acl) return q->key ? IAM_ACT_PUT_OBJECT_ACL : IAM_ACT_PUT_BUCKET_ACL;
     for (size_t i = 0; i < NOPS; i++)
         if (all_ops[i] == q->op) return op_action[i];
-    return IAM_ACT_INVALID;
+    return s3_bucket_none_action(q->op);
 }
 
 /* --- the per-thread cache ------------------------------------------------------------------ */

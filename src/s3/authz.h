@@ -65,6 +65,12 @@ bool authz_may_list(s3_req *q, const meta_bucket *b);
 /* Whether the principal of q owns a bucket whose owner field is owner. */
 bool authz_is_owner(const s3_req *q, const char *owner);
 
+/* The operations of ops_bucket_none.c (built at authz_init, which aborts when one names an
+ * unknown action), and the action one of them is evaluated under (IAM_ACT_INVALID for any
+ * other operation). */
+bool s3_bucket_none_init(void);
+iam_action s3_bucket_none_action(const s3_op *op);
+
 /* The IAM action the request is evaluated under (ACL operations depend on the key);
  * IAM_ACT_INVALID for operations without one. */
 iam_action authz_action_of(const s3_req *q);

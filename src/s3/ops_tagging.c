@@ -6,7 +6,7 @@
  * percent-encoded, so that it travels wherever an object's headers do (an upload's headers
  * become its object's at Complete; a copy takes them or replaces them) and s3_headers_emit never
  * sends it. Changing the tags changes no byte, ETag or Last-Modified: only the headers column of
- * the version read. Bucket tagging stays 501 (request.c). */
+ * the version read. A bucket has no tags (ops_bucket_none.c: GET says none, PUT is 501). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -347,6 +347,9 @@ static const s3_op *choose_op(s3_req *q)
     bool get = !strcmp(m, "GET"), head = !strcmp(m, "HEAD"), put = !strcmp(m, "PUT"),
          post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
     if (q->admin) return &op_admin;
+    /* Reading or deleting a configuration wosd does not have: there is none. */
+    const s3_op *none = q->bucket ? s3_bucket_none_op(q, get, del) : NULL;
+    if (none) return none;
     for (int i = 0; unsupported[i]; i++)
         if (s3_param_has(q, unsupported[i])) return &op_not_implemented;
 

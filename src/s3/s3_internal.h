@@ -120,6 +120,13 @@ void s3_respond_json(s3_req *q, int status, char *body, size_t len);
  * (absent: private), which s3_headers_emit never sends. */
 #define S3_ACL_HEADER "x-wosd-acl"
 
+/* --- bucket configurations wosd does not have (ops_bucket_none.c) -------------------------
+ * GET and DELETE of ?cors, ?website, ?tagging, ?encryption, ?replication, ?object-lock,
+ * ?publicAccessBlock, ?ownershipControls, ?logging, ?notification, ?requestPayment,
+ * ?accelerate on a bucket: the operation (answering as S3 does for a bucket without that
+ * configuration), or NULL when the request is none of those. */
+const s3_op *s3_bucket_none_op(const s3_req *q, bool get, bool del);
+
 /* --- object tags (ops_tagging.c) ------------------------------------------------------------
  * An object's tag set is the stored line "x-wosd-tagging:k=v&…" (percent-encoded; absent: no
  * tags). */

@@ -206,7 +206,68 @@ def test_unimplemented_operation_is_501(server, s3, bucket):
     cfg = (b'<WebsiteConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IndexDocument>'
            b"<Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>")
     assert_error(c.request("PUT", "/" + bucket, "website", body=cfg), 501, "NotImplemented")
-    assert_error(c.get(bucket, query="website"), 501, "NotImplemented")
-    assert_error(c.delete(bucket, query="website"), 501, "NotImplemented")
-    # and nothing was changed: the bucket still lists
+    # and nothing was changed: there is still no website configuration, the bucket still lists
+    assert_error(c.get(bucket, query="website"), 404, "NoSuchWebsiteConfiguration")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+# What wosd does not have, a bucket does not have: reading it says so as S3 does for a bucket
+# without it (404 or S3's empty document), deleting it deletes nothing (204), setting it is 501.
+NONE_404 = [
+    ("get_bucket_cors", "NoSuchCORSConfiguration"),
+    ("get_bucket_website", "NoSuchWebsiteConfiguration"),
+    ("get_bucket_tagging", "NoSuchTagSet"),
+    ("get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError"),
+    ("get_bucket_replication", "ReplicationConfigurationNotFoundError"),
+    ("get_object_lock_configuration", "ObjectLockConfigurationNotFoundError"),
+    ("get_public_access_block", "NoSuchPublicAccessBlockConfiguration"),
+    ("get_bucket_ownership_controls", "OwnershipControlsNotFoundError"),
+]
+NONE_EMPTY = [
+    ("get_bucket_logging", {}),
+    ("get_bucket_notification_configuration", {}),
+    ("get_bucket_request_payment", {"Payer": "BucketOwner"}),
+    ("get_bucket_accelerate_configuration", {}),
+]
+NONE_DELETE = ["delete_bucket_cors", "delete_bucket_website", "delete_bucket_tagging", "delete_bucket_encryption",
+               "delete_bucket_replication", "delete_public_access_block", "delete_bucket_ownership_controls"]
+
+
+def test_configurations_wosd_does_not_have(s3, bucket, bucket_name):
+    for fn, code in NONE_404:
+        expect_client_error(404, code, getattr(s3, fn), Bucket=bucket)
+        expect_client_error(404, "NoSuchBucket", getattr(s3, fn), Bucket=bucket_name("none"))
+    for fn, want in NONE_EMPTY:
+        r = getattr(s3, fn)(Bucket=bucket)
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 200, fn
+        r.pop("ResponseMetadata")
+        assert r == want, (fn, r)
+    for fn in NONE_DELETE:
+        assert getattr(s3, fn)(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 204, fn
+    # setting one is refused, and leaves none behind
+    for fn, kw in (("put_bucket_cors", {"CORSConfiguration": {"CORSRules": [{"AllowedMethods": ["GET"],
+                                                                            "AllowedOrigins": ["*"]}]}}),
+                   ("put_bucket_tagging", {"Tagging": {"TagSet": [{"Key": "a", "Value": "1"}]}}),
+                   ("put_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [
+                       {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}),
+                   ("put_public_access_block", {"PublicAccessBlockConfiguration": {"BlockPublicAcls": True}})):
+        expect_client_error(501, "NotImplemented", getattr(s3, fn), Bucket=bucket, **kw)
+    expect_client_error(404, "NoSuchCORSConfiguration", s3.get_bucket_cors, Bucket=bucket)
+    expect_client_error(404, "NoSuchTagSet", s3.get_bucket_tagging, Bucket=bucket)
+
+
+def test_configurations_wosd_does_not_have_in_wos_dialect_and_by_permission(server, bucket):
+    from test_iam import Admin, allow, aws_policy
+    r = assert_ok(server.client("wos4").get(bucket, query="requestPayment"))
+    assert wc.WOS_NS.encode() in r.body and b"<Payer>BucketOwner</Payer>" in r.body
+    assert_error(server.client("wos4").get(bucket, query="cors"), 404, "NoSuchCORSConfiguration")
+    # each has its own action: anonymous and a user without it are refused, one with it is not
+    assert_error(server.client("anon").get(bucket, query="cors"), 403, "AccessDenied")
+    admin = Admin(server)
+    reader = admin.user(aws_policy(allow("s3:GetObject", "arn:aws:s3:::%s/*" % bucket))).raw()
+    assert_error(reader.get(bucket, query="cors"), 403, "AccessDenied")
+    assert_error(reader.delete(bucket, query="cors"), 403, "AccessDenied")
+    cors = admin.user(aws_policy(allow(["s3:GetBucketCORS", "s3:PutBucketCORS"], "arn:aws:s3:::" + bucket))).raw()
+    assert_error(cors.get(bucket, query="cors"), 404, "NoSuchCORSConfiguration")
+    assert_ok(cors.delete(bucket, query="cors"), 204)
+    assert_error(cors.get(bucket, query="website"), 403, "AccessDenied")

@@ -1276,7 +1276,11 @@ static void test_builtins(void **state)
                                        A(LIST_MULTIPART_UPLOADS), A(GET_BUCKET_LOCATION), A(GET_BUCKET_VERSIONING),
                                        A(GET_BUCKET_ACL), A(GET_OBJECT_ACL), A(GET_BUCKET_LIFECYCLE),
                                        A(GET_BUCKET_POLICY), A(GET_BUCKET_CORS), A(GET_BUCKET_TAGGING),
-                                       A(GET_OBJECT_TAGGING)};
+                                       A(GET_OBJECT_TAGGING), A(GET_BUCKET_WEBSITE), A(GET_BUCKET_ENCRYPTION),
+                                       A(GET_BUCKET_REPLICATION), A(GET_BUCKET_OBJECT_LOCK),
+                                       A(GET_BUCKET_PUBLIC_ACCESS_BLOCK), A(GET_BUCKET_OWNERSHIP),
+                                       A(GET_BUCKET_LOGGING), A(GET_BUCKET_NOTIFICATION),
+                                       A(GET_BUCKET_REQUEST_PAYMENT), A(GET_BUCKET_ACCELERATE)};
     uint64_t readmask = 0;
     for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) readmask |= UINT64_C(1) << reads[i];
     for (int a = 0; a < IAM_ACT__COUNT; a++) {
