@@ -143,17 +143,18 @@ static s3_err parse_tag(pctx *p, lc_rule *r, xml_node *t)
     static const char *const kv[] = {"Key", "Value", NULL};
     if (!only_children(t, kv) || count_children(t, "Key") != 1 || count_children(t, "Value") != 1)
         return bad(p, S3E_MalformedXML, NULL);
-    const char *k = xml_child_text(p->a, t, "Key"), *v = xml_child_text(p->a, t, "Value");
-    if (!*k || strlen(k) > 128 * 4 || !utf8_valid(k, strlen(k)))
-        return bad(p, S3E_InvalidTag, "The TagKey you have provided is invalid");
-    if (strlen(v) > 256 * 4 || !utf8_valid(v, strlen(v)))
-        return bad(p, S3E_InvalidTag, "The TagValue you have provided is invalid");
+    xml_node *kn = xml_child(t, "Key"), *vn = xml_child(t, "Value");
+    if (xml_next_child(kn, NULL) || xml_next_child(vn, NULL)) return bad(p, S3E_MalformedXML, NULL);   /* text only */
+    const char *k = xml_text(p->a, kn), *v = xml_text(p->a, vn);
+    /* What no object can carry, no rule may ask for: the object tags' own checks. */
+    const char *why = s3_tag_key_problem(k);
+    if (!why) why = s3_tag_value_problem(v);
+    if (why) return bad(p, S3E_InvalidTag, why);
     for (int i = 0; i < r->ntags; i++)
         if (!strcmp(r->tags[i].key, k)) return bad(p, S3E_InvalidRequest, "Duplicate Tag Keys are not allowed.");
     if (r->ntags == LC_MAX_TAGS) return bad(p, S3E_InvalidRequest, "A rule's filter has at most 50 tags.");
     if (!r->tags) r->tags = arena_alloc(p->a, LC_MAX_TAGS * sizeof *r->tags);
-    r->tags[r->ntags++] = (lc_tag){k, v, arena_printf(p->a, "%s=%s", uri_encode(p->a, k, strlen(k), false),
-                                                      uri_encode(p->a, v, strlen(v), false))};
+    r->tags[r->ntags++] = (lc_tag){k, v, s3_tag_pair(p->a, k, v)};
     return S3E_OK;
 }
 
@@ -341,6 +342,7 @@ s3_err lc_parse(arena *a, const char *xml, size_t len, lc_config *out, const cha
         out->rules = arena_alloc(a, (size_t)n * sizeof *out->rules);
         for (xml_node *c = xml_next_child(root, NULL); c && !e; c = xml_next_child(root, c))
             e = parse_rule(&p, c, &out->rules[out->nrules++]);
+        for (int i = 0; i < out->nrules; i++) out->has_tags |= out->rules[i].ntags > 0;
     }
     /* IDs are unique: rules are named by them in x-wos-expiration. Quadratic is fine at 1000. */
     for (int i = 0; !e && i < out->nrules; i++)
@@ -497,12 +499,7 @@ static bool rule_applies(const lc_rule *r, const char *key, int64_t size, const 
     return true;
 }
 
-bool lc_needs_tags(const lc_config *c)
-{
-    for (int i = 0; i < c->nrules; i++)
-        if (c->rules[i].ntags) return true;
-    return false;
-}
+bool lc_needs_tags(const lc_config *c) { return c->has_tags; }
 
 /* The moment `days` lifecycle days after t_ms. With real days, S3 rounds up to the next
  * midnight UTC; shortened days are exact, so tests can predict them. */

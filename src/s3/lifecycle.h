@@ -91,6 +91,7 @@ typedef struct lc_config {
     int nrules;
     lc_rule *rules;
     lc_min_size min_size;
+    bool has_tags;   /* a rule filters by tag (lc_needs_tags) */
 } lc_config;
 
 /* The setting named by a header value, or -1 when the value is not one of S3's two. */

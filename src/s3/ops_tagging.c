@@ -64,22 +64,35 @@ static bool tag_chars_ok(const char *s)
     return true;
 }
 
+const char *s3_tag_pair(arena *a, const char *key, const char *value)
+{
+    return arena_printf(a, "%s=%s", uri_encode(a, key, strlen(key), false), uri_encode(a, value, strlen(value), false));
+}
+
+const char *s3_tag_key_problem(const char *key)
+{
+    if (!*key || !tag_chars_ok(key)) return "The TagKey you have provided is invalid";
+    if (chars(key) > MAX_KEY) return "The TagKey you have provided is too long, max 128";
+    if (!strncmp(key, "aws:", 4)) return "Your TagKey cannot be prefixed with aws:";
+    return NULL;
+}
+
+const char *s3_tag_value_problem(const char *value)
+{
+    if (!tag_chars_ok(value)) return "The TagValue you have provided is invalid";
+    if (chars(value) > MAX_VALUE) return "The TagValue you have provided is too long, max 256";
+    return NULL;
+}
+
 /* The checks S3 makes of a tag set, in its order and words. dup_err: what a repeated key is
  * (InvalidTag in a Tagging document; the x-amz-tagging header's own InvalidArgument). */
 static s3_err tags_check(s3_req *q, const tag *t, int n, s3_err dup_err, const char *dup_message)
 {
     if (n > MAX_TAGS) return s3_fail(q, S3E_BadRequest, "Object tags cannot be greater than 10");
     for (int i = 0; i < n; i++) {
-        if (!*t[i].key || !tag_chars_ok(t[i].key))
-            return s3_fail(q, S3E_InvalidTag, "The TagKey you have provided is invalid");
-        if (chars(t[i].key) > MAX_KEY)
-            return s3_fail(q, S3E_InvalidTag, "The TagKey you have provided is too long, max 128");
-        if (!tag_chars_ok(t[i].value))
-            return s3_fail(q, S3E_InvalidTag, "The TagValue you have provided is invalid");
-        if (chars(t[i].value) > MAX_VALUE)
-            return s3_fail(q, S3E_InvalidTag, "The TagValue you have provided is too long, max 256");
-        if (!strncmp(t[i].key, "aws:", 4))
-            return s3_fail(q, S3E_InvalidTag, "Your TagKey cannot be prefixed with aws:");
+        const char *why = s3_tag_key_problem(t[i].key);
+        if (!why) why = s3_tag_value_problem(t[i].value);
+        if (why) return s3_fail(q, S3E_InvalidTag, why);
         for (int j = 0; j < i; j++)
             if (!strcmp(t[i].key, t[j].key)) return s3_fail(q, dup_err, dup_message);
     }
@@ -92,9 +105,7 @@ static const char *tags_encode(s3_req *q, const tag *t, int n)
     buf b = {0};
     for (int i = 0; i < n; i++) {
         if (i) buf_puts(&b, "&");
-        buf_puts(&b, uri_encode(q->a, t[i].key, strlen(t[i].key), false));
-        buf_puts(&b, "=");
-        buf_puts(&b, uri_encode(q->a, t[i].value, strlen(t[i].value), false));
+        buf_puts(&b, s3_tag_pair(q->a, t[i].key, t[i].value));
     }
     const char *out = b.data ? arena_strdup(q->a, b.data) : "";
     buf_free(&b);

@@ -140,6 +140,12 @@ s3_err s3_tagging_from_document(s3_req *q, const char *data, size_t len, const c
  * wos:PutObjectTagging on the key besides its own action, as S3 asks s3:PutObjectTagging:
  * S3E_OK or the refusal. */
 s3_err s3_tagging_write_allowed(s3_req *q, const char *bucket, const char *key, const char *tags);
+/* One tag as a stored tag set spells it, "k=v" with both percent-encoded (lifecycle filters
+ * match objects by these bytes). */
+const char *s3_tag_pair(arena *a, const char *key, const char *value);
+/* What S3 says of a tag key or value it refuses (InvalidTag's message), or NULL when fine. */
+const char *s3_tag_key_problem(const char *key);
+const char *s3_tag_value_problem(const char *value);
 /* The number of tags in a stored line's value (NULL or "": 0). */
 int s3_tagging_count(const char *stored);
 /* The canonical canned ACL v names ("private", "public-read", "public-read-write",

@@ -256,6 +256,20 @@ def test_configurations_wosd_does_not_have(s3, bucket, bucket_name):
     expect_client_error(404, "NoSuchTagSet", s3.get_bucket_tagging, Bucket=bucket)
 
 
+def test_other_requests_on_those_sub_resources_stay_501(server, s3, bucket):
+    """Only GET and DELETE of a bucket's configuration are answered: DELETE of one S3 has no
+    DELETE for must not fall through to DeleteBucket, and an object's ?cors is nothing."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    c = server.client("aws4")
+    for sub in ("logging", "notification", "requestPayment", "accelerate", "object-lock"):
+        assert_error(c.delete(bucket, query=sub), 501, "NotImplemented")
+    for sub in ("cors", "website", "encryption", "logging"):
+        assert_error(c.get(bucket, "k", query=sub), 501, "NotImplemented")
+        assert_error(c.request("PUT", "/" + bucket, sub, body=b"<x/>"), 501, "NotImplemented")
+    assert_error(c.head(bucket, query="cors"), 501, None)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"   # the bucket is still there
+
+
 def test_configurations_wosd_does_not_have_in_wos_dialect_and_by_permission(server, bucket):
     from test_iam import Admin, allow, aws_policy
     r = assert_ok(server.client("wos4").get(bucket, query="requestPayment"))

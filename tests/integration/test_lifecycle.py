@@ -682,6 +682,27 @@ def test_worker_expires_by_tag(lc_server):
         assert _exists(c, b, k), k
 
 
+def test_tag_filter_matches_tags_however_given(server, bucket_name):
+    """A rule's tags and an object's are compared as stored: characters that are percent-encoded
+    (space, '/', '+', '=', ':', '@', non-ASCII) match whichever way the object got its tags."""
+    s3 = server.boto()
+    b = bucket_name("lc-tagenc")
+    s3.create_bucket(Bucket=b)
+    key, value = "a b/c+d=e:f@é", "x y/z+1=2:3@ü"
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [
+        {"ID": "enc", "Filter": {"Tag": {"Key": key, "Value": value}}, "Status": "Enabled", "Expiration": {"Days": 3}}]})
+    import urllib.parse
+    header = urllib.parse.urlencode({key: value}, quote_via=urllib.parse.quote)
+    s3.put_object(Bucket=b, Key="by-header", Body=b"x", Tagging=header)
+    s3.put_object(Bucket=b, Key="by-api", Body=b"x")
+    s3.put_object_tagging(Bucket=b, Key="by-api", Tagging={"TagSet": [{"Key": key, "Value": value}]})
+    s3.put_object(Bucket=b, Key="other", Body=b"x", Tagging=urllib.parse.urlencode({key: value + "x"}))
+    for k in ("by-header", "by-api"):
+        assert s3.get_object_tagging(Bucket=b, Key=k)["TagSet"] == [{"Key": key, "Value": value}], k
+        assert s3.head_object(Bucket=b, Key=k).get("Expiration", "").endswith('rule-id="enc"'), k
+    assert "Expiration" not in s3.head_object(Bucket=b, Key="other")
+
+
 def test_worker_transitions_then_archive(lc_server):
     c = lc_server.client("wos4")
     b = make_bucket_name("lc-tr")

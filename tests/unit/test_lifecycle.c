@@ -98,8 +98,8 @@ static void test_size_filters_written_canonically(void **state)
         /* tags: alone, or in And after the prefix and before the sizes, in the order given */
         {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>", "<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"},
         {"<Filter><And><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan><Tag><Key>b</Key><Value>2</Value></Tag>"
-         "<Prefix>p/</Prefix><Tag><Key>a &amp; c</Key><Value></Value></Tag></And></Filter>",
-         "<Filter><And><Prefix>p/</Prefix><Tag><Key>b</Key><Value>2</Value></Tag><Tag><Key>a &amp; c</Key><Value></Value>"
+         "<Prefix>p/</Prefix><Tag><Key>a b/c:d</Key><Value></Value></Tag></And></Filter>",
+         "<Filter><And><Prefix>p/</Prefix><Tag><Key>b</Key><Value>2</Value></Tag><Tag><Key>a b/c:d</Key><Value></Value>"
          "</Tag><ObjectSizeGreaterThan>1</ObjectSizeGreaterThan></And></Filter>"},
         {"<Filter><And><Prefix></Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>",
          "<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>"},
@@ -188,6 +188,12 @@ static void test_size_filters_refused(void **state)
         {"<Filter><Tag><Key>k</Key><Value>v</Value></Tag><Tag><Key>j</Key><Value>v</Value></Tag></Filter>", EXP,
          S3E_MalformedXML, NULL},
         {"<Filter><Tag><Key></Key><Value>v</Value></Tag></Filter>", EXP, S3E_InvalidTag, NULL},
+        {"<Filter><Tag><Key>a<b>c</b></Key><Value>v</Value></Tag></Filter>", EXP, S3E_MalformedXML, NULL},
+        /* what no object can carry (ops_tagging's checks), no rule may ask for */
+        {"<Filter><Tag><Key>aws:x</Key><Value>v</Value></Tag></Filter>", EXP, S3E_InvalidTag,
+         "Your TagKey cannot be prefixed with aws:"},
+        {"<Filter><Tag><Key>k</Key><Value>a,b</Value></Tag></Filter>", EXP, S3E_InvalidTag,
+         "The TagValue you have provided is invalid"},
         {"<Filter><And><Tag><Key>k</Key><Value>v</Value></Tag><Tag><Key>k</Key><Value>w</Value></Tag></And></Filter>",
          EXP, S3E_InvalidRequest, "Duplicate Tag Keys are not allowed."},
         /* nor have uploads and delete markers tags */
