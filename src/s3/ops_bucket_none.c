@@ -46,7 +46,7 @@ static const absent table[] = {
     {"ownershipControls", "GetBucketOwnershipControls", "wos:GetBucketOwnershipControls",
      S3E_OwnershipControlsNotFoundError, NULL, NULL, "DeleteBucketOwnershipControls",
      "wos:DeleteBucketOwnershipControls"},
-    /* These S3 answers with a document even when nothing was ever set. */
+    /* S3 answers these with a document, even when nothing was ever set. */
     {"logging", "GetBucketLogging", "wos:GetBucketLogging", S3E_OK, "BucketLoggingStatus", "", NULL, NULL},
     {"notification", "GetBucketNotificationConfiguration", "wos:GetBucketNotification", S3E_OK,
      "NotificationConfiguration", "", NULL, NULL},
