@@ -74,20 +74,6 @@ typedef struct page_ctx {
     bool needs_tags;   /* a rule filters by tag */
 } page_ctx;
 
-/* The value of the stored tag set line in headers (arena copy), or NULL. */
-static const char *tag_set(arena *a, const char *headers)
-{
-    static const char line[] = S3_TAGGING_HEADER ":";
-    for (const char *p = headers; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len >= sizeof line - 1 && !strncmp(p, line, sizeof line - 1))
-            return arena_strndup(a, p + sizeof line - 1, len - (sizeof line - 1));
-        p += len + (nl ? 1 : 0);
-    }
-    return NULL;
-}
-
 /* Moves the object (the version listed) to class `to`: each blob copied into the class's tier
  * and made durable, then one metadata commit switches the row to the new blobs and queues the
  * old ones for the gc. A crash before the commit leaves the old object whole (the copies are
@@ -146,7 +132,7 @@ static void act_on_object(void *cls, const char *common_prefix, const meta_objec
             arena_free(a);
             return;   /* gone or changed since the listing: the next pass sees it */
         }
-        tags = tag_set(a, full.headers);
+        tags = s3_headers_find_in(a, full.headers, S3_TAGGING_HEADER);
     }
     lc_action act = lc_object_action(p->rules, o->key, o->size, tags, o->mtime_ms, o->storage_class, p->now,
                                      p->w->cfg.day_ms, &to, &r);

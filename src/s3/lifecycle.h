@@ -7,21 +7,23 @@
  *   (|ExpiredObjectDeleteMarker), Transition Days|Date + StorageClass (several per rule),
  *   NoncurrentVersionExpiration/Transition (kept, never acted on: wosd has no versions) and
  *   AbortIncompleteMultipartUpload DaysAfterInitiation; at most LC_MAX_RULES rules. A Filter is
- *   empty or holds one of Prefix, ObjectSizeGreaterThan, ObjectSizeLessThan, And; And holds two
- *   or more of Prefix, ObjectSizeGreaterThan, ObjectSizeLessThan (each at most once). Sizes are
- *   bytes, 0 (1 for LessThan) to LC_MAX_SIZE, GreaterThan below LessThan. As in S3, a rule with
- *   a size condition may not abort uploads nor name ExpiredObjectDeleteMarker. Anything else is
- *   an error value with S3's code (MalformedXML, InvalidArgument, InvalidRequest,
- *   InvalidStorageClass; NotImplemented for tag filters, alone or in And) and a message.
+ *   empty or holds one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, And; And holds
+ *   two or more of them, Tag repeated (up to LC_MAX_TAGS, keys unique), the others at most once.
+ *   A Tag is one text-only Key and Value that an object tag could carry (ops_tagging's checks).
+ *   Sizes are bytes, 0 (1 for LessThan) to LC_MAX_SIZE, GreaterThan below LessThan. As in S3, a
+ *   rule with a size or a tag may not abort uploads nor name ExpiredObjectDeleteMarker. Anything
+ *   else is an error value with S3's code (MalformedXML, InvalidArgument, InvalidRequest,
+ *   InvalidStorageClass, InvalidTag) and a message.
  * - lc_write of a parsed configuration, parsed again, writes the same bytes (the stored form is
  *   lc_write without a namespace; GET writes it again in the request's dialect). A filter is
- *   written with its one condition alone, or with And{Prefix, ObjectSizeGreaterThan,
+ *   written with its one condition alone, or with And{Prefix, Tags, ObjectSizeGreaterThan,
  *   ObjectSizeLessThan} (those present) when it has more; an empty prefix is no condition.
  *   Rules without an ID get a random one at parse time, as S3 does.
- * - Matching is pure: the object's size, the time and the length of a day are arguments, so
- *   tests may shorten days (--lifecycle-day-seconds) and a restart changes nothing. A rule
- *   applies to an object when its key has the prefix and its size is strictly between the
- *   bounds (S3: an object of exactly ObjectSizeGreaterThan bytes is not in).
+ * - Matching is pure: the object's size, its tags, the time and the length of a day are
+ *   arguments, so tests may shorten days (--lifecycle-day-seconds) and a restart changes
+ *   nothing. A rule applies to an object when its key has the prefix, its size is strictly
+ *   between the bounds (S3: an object of exactly ObjectSizeGreaterThan bytes is not in) and its
+ *   stored tag set holds every one of the rule's tags with the same value.
  * - The configuration's default minimum size for transitions (S3's TransitionDefaultMinimumObjectSize,
  *   sent as a request header, not in the body): under all_storage_classes_128K, what PUT takes
  *   when the header is absent, a Transition skips an object smaller than LC_MIN_TRANSITION_SIZE

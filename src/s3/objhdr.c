@@ -130,17 +130,22 @@ void s3_headers_emit(s3_req *q, const char *stored, bool with_checksums)
     }
 }
 
-const char *s3_headers_find(s3_req *q, const char *stored, const char *name)
+const char *s3_headers_find_in(arena *a, const char *stored, const char *name)
 {
     size_t nl = strlen(name);
     for (const char *p = stored; p && *p;) {
         const char *end = strchr(p, '\n');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > nl && p[nl] == ':' && strncmp(p, name, nl) == 0)
-            return arena_strndup(q->a, p + nl + 1, len - nl - 1);
+            return arena_strndup(a, p + nl + 1, len - nl - 1);
         p += len + (end ? 1 : 0);
     }
     return NULL;
+}
+
+const char *s3_headers_find(s3_req *q, const char *stored, const char *name)
+{
+    return s3_headers_find_in(q->a, stored, name);
 }
 
 /* --- canned ACLs ------------------------------------------------------------------------------ */

@@ -214,6 +214,8 @@ s3_err s3_headers_collect_pairs(s3_req *q, size_t n, const char **names, const c
 void s3_headers_emit(s3_req *q, const char *stored, bool with_checksums);
 /* The value of one stored header line, or NULL (arena memory). */
 const char *s3_headers_find(s3_req *q, const char *stored, const char *name);
+/* The same into arena a, for code that holds no request (the lifecycle worker). */
+const char *s3_headers_find_in(arena *a, const char *stored, const char *name);
 
 /* --- object writer (objw.c): a body streamed into an inline buffer or a blob, hashed --------- */
 typedef struct objw objw;
